@@ -1,0 +1,1 @@
+"""Data contract, loading, validation and feature pipelines: the bottom layer of kompeten."""

@@ -1,0 +1,90 @@
+"""All configuration, read from the environment in one place (`KOMPETEN_*`, `MLFLOW_TRACKING_URI`).
+
+Defaults are embedded so that a fresh clone works offline: everything mutable lives under a
+local `var/` folder that git ignores.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_DEV_PSEUDONYM_KEY = "kompeten-development-key-not-for-production"
+
+
+class Settings(BaseSettings):
+    """Runtime settings. Outside `environment=development`, unsafe defaults are refused."""
+
+    model_config = SettingsConfigDict(env_prefix="KOMPETEN_", extra="ignore")
+
+    environment: str = Field("development", description="development | staging | production")
+    home: Path = Field(Path("var"), description="Folder for local state (SQLite, artifacts).")
+    data_dir: Path | None = Field(None, description="Dataset folder the service reads.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL for plan reviews.")
+    mlflow_tracking_uri: str | None = Field(
+        None,
+        validation_alias="MLFLOW_TRACKING_URI",
+        description="MLflow tracking URI; default a SQLite file under home.",
+    )
+    model_name: str = "kompeten-planner"
+    experiment_name: str = "kompeten-training"
+    pseudonym_key: str = Field(
+        _DEV_PSEUDONYM_KEY,
+        description="Secret for the keyed hash that pseudonymises NIPs before MLflow.",
+    )
+    jp_budget: int = Field(40, ge=1, le=1000)
+    min_jp_per_year: int = Field(20, ge=0, le=1000)
+    mentor_capacity: int = Field(3, ge=1, le=50)
+    gate_tolerance: float = Field(
+        0.0, ge=0.0, le=1.0, description="Challenger may be this much worse and still promote."
+    )
+    gate_metric: str = "ndcg_at_10"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_defaults(self) -> Settings:
+        if self.environment != "development" and self.pseudonym_key == _DEV_PSEUDONYM_KEY:
+            raise ValueError(
+                "KOMPETEN_PSEUDONYM_KEY must be set outside development "
+                "(it protects NIPs sent to MLflow)"
+            )
+        return self
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir if self.data_dir is not None else self.home / "demo"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'kompeten.db').resolve()}"
+
+    @property
+    def resolved_tracking_uri(self) -> str:
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+
+    @property
+    def artifact_root(self) -> Path:
+        return (self.home / "mlartifacts").resolve()
+
+    def ensure_home(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Settings singleton; tests override it with `get_settings.cache_clear()` + env vars."""
+    return Settings()
+
+
+def env_summary() -> dict[str, str]:
+    """Which KOMPETEN_* variables are set (values of secrets hidden), for `--help` output."""
+    return {
+        k: ("***" if "KEY" in k else v) for k, v in os.environ.items() if k.startswith("KOMPETEN_")
+    }

@@ -1,0 +1,1 @@
+"""kompeten model package."""

@@ -1,0 +1,1 @@
+"""kompeten training_pipeline package."""

@@ -1,0 +1,175 @@
+"""The `kompeten` command line: one entry point, one subcommand per job.
+
+Heavy libraries (mlflow, sklearn, fastapi) are imported inside the commands that need them, so
+`kompeten validate` and `kompeten --help` stay fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="kompeten",
+    help=(
+        "kompeten: competency-development recommendations for ASN (civil servants).\n\n"
+        "Turns HR data (the dataset contract, see docs/data-contract.md) into development plans: "
+        "training paths that close competency gaps within the JP budget, mentor pairings, and "
+        "participation risk. Configuration comes from KOMPETEN_* environment variables and "
+        "MLFLOW_TRACKING_URI (see README)."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+DataDir = Annotated[
+    Path,
+    typer.Option(
+        "--data",
+        help="Dataset folder following the data contract (CSV or Parquet per table).",
+        exists=False,
+    ),
+]
+
+
+def _parse_date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an ISO date (YYYY-MM-DD)", param_hint=option)
+
+
+def _require_folder(path: Path, option: str = "--data") -> None:
+    if not path.is_dir():
+        raise typer.BadParameter(f"{path} is not a folder", param_hint=option)
+
+
+@app.command("demo-data")
+def demo_data(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the dataset to.")] = Path(
+        "var/demo"
+    ),
+    employees: Annotated[
+        int, typer.Option("--employees", min=10, max=5_000_000, help="Number of employees.")
+    ] = 400,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same data).")] = 42,
+    years: Annotated[
+        int, typer.Option("--years", min=1, max=15, help="Years of history to simulate.")
+    ] = 4,
+    truth_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--truth-out",
+            help="Side folder for the hidden truth used only by evaluation "
+            "(default: <out>-truth). Models never read it.",
+        ),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+) -> None:
+    """Write a realistic demo dataset for Kecamatan Kertapati (Kota Palembang).
+
+    Units, the Permenpan RB 38/2017 competencies, positions with required levels, a training
+    catalog, and several years of assessments, SKP reviews, enrollments and mentorships. The
+    output always passes `kompeten validate`.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from training_pipeline.demo_data import write_demo
+
+    if fmt not in ("csv", "parquet"):
+        raise typer.BadParameter("must be csv or parquet", param_hint="--format")
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("demo data", total=1.0)
+
+        def _report(step: str, fraction: float) -> None:
+            progress.update(task, description=step, completed=fraction)
+
+        summary = write_demo(
+            out_dir,
+            n_employees=employees,
+            seed=seed,
+            years=years,
+            truth_dir=truth_out,
+            fmt=fmt,
+            progress=_report,
+        )
+        progress.update(task, completed=1.0, description="done")
+    _print_summary("Demo dataset written", summary)
+
+
+def _print_summary(title: str, summary: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False)
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        table.add_row(str(key), str(value))
+    out.print(table)
+
+
+@app.command("validate")
+def validate(
+    data: DataDir,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Also write every violation to this CSV file."),
+    ] = None,
+    max_rows: Annotated[
+        int, typer.Option("--max-rows", min=1, help="Violations to list before summarising.")
+    ] = 50,
+) -> None:
+    """Check a dataset folder against the data contract.
+
+    Exit 0 with row counts per table when every rule holds; exit 1 with a report naming file,
+    line, column, value and rule for each violation (capped at --max-rows, then a count).
+    """
+    from features.validation import format_report, report_to_rows, validate_dataset
+
+    _require_folder(data)
+    result = validate_dataset(data)
+    if report is not None:
+        import csv
+
+        rows = report_to_rows(result)
+        report.parent.mkdir(parents=True, exist_ok=True)
+        with report.open("w", newline="", encoding="utf-8") as fh:
+            fieldnames = list(rows[0].keys()) if rows else ["file", "line", "column", "rule"]
+            writer = csv.DictWriter(fh, fieldnames=fieldnames)
+            writer.writeheader()
+            writer.writerows(rows)
+    text = format_report(result, max_rows=max_rows)
+    if result.ok:
+        out.print(text)
+        return
+    console.print(text, markup=False, highlight=False)
+    raise typer.Exit(code=1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
