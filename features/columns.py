@@ -96,7 +96,7 @@ COURSE_MODES = (
     "klasikal", "e_learning", "blended", "workshop", "seminar", "coaching", "mentoring", "magang",
 )  # fmt: skip
 #: Formats that people who tend to drop out still complete (the inclusive approach).
-LOW_BARRIER_MODES = ("blended", "coaching", "mentoring", "e_learning")
+LOW_BARRIER_MODES = ("blended", "coaching", "mentoring")
 ENROLLMENT_STATUSES = ("completed", "dropped", "no_show", "ongoing")
 
 #: SKP rating by (work_result, work_behavior), Permenpan RB 6/2022.

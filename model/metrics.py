@@ -1,4 +1,4 @@
-"""Evaluation metrics for the time-split evaluation: ranking, coverage, risk calibration, gap closure.
+"""Evaluation metrics for the time split: ranking, coverage, risk calibration, gap closure.
 
 Every function is pure: it takes DataFrames or arrays and returns numbers (or a small frame for a
 reliability plot). Column names are parameters with ``col_*`` defaults from
@@ -101,6 +101,12 @@ def _positions_within_groups(sorted_codes: np.ndarray) -> np.ndarray:
     return np.arange(n, dtype=np.int64) - np.repeat(starts, run_lengths) + 1
 
 
+def _joint_codes(first: pd.Series, second: pd.Series) -> np.ndarray:
+    """Integer codes of the values of two columns, equal values sharing a code across both."""
+    codes, _ = pd.factorize(pd.concat([first, second], ignore_index=True))
+    return codes.astype(np.int64)
+
+
 def _top_k_hits(
     recommended: pd.DataFrame,
     relevant: pd.DataFrame,
@@ -145,23 +151,21 @@ def _top_k_hits(
         raise ValueError(f"gain must be 'linear' or 'exponential', got {gain!r}")
 
     keep = rel_values > 0
-    users = pd.Index(pd.unique(relevant[col_user].to_numpy()[keep]))
-    n_users = len(users)
-    # Items are coded over the union so that (user, item) becomes one int64 key.
-    items = pd.Index(
-        pd.unique(
-            np.concatenate(
-                [relevant[col_item].to_numpy(dtype=object), recommended[col_item].to_numpy(dtype=object)]
-            )
-        )
-    )
-    n_items = max(len(items), 1)
+    n_rel = len(relevant)
+    # Users and items are coded over both frames at once, so (user, item) becomes one int64 key.
+    user_code = _joint_codes(relevant[col_user], recommended[col_user])
+    item_code = _joint_codes(relevant[col_item], recommended[col_item])
+    n_items = int(item_code.max(initial=0)) + 1
+    # Dense codes 0..n_users-1 for the scorable users; -1 for everyone else.
+    kept_users = np.unique(user_code[:n_rel][keep])
+    n_users = len(kept_users)
+    dense_user = np.full(int(user_code.max(initial=0)) + 1, -1, dtype=np.int64)
+    dense_user[kept_users] = np.arange(n_users)
 
-    rel_user = users.get_indexer(relevant[col_user].to_numpy()[keep])
-    rel_item = items.get_indexer(relevant[col_item].to_numpy()[keep])
-    rel_key = rel_user.astype(np.int64) * n_items + rel_item
+    rel_user = dense_user[user_code[:n_rel][keep]]
+    rel_key = rel_user * n_items + item_code[:n_rel][keep]
     rel_by_key = pd.Series(rel_values[keep]).groupby(rel_key).max()
-    key_user = (rel_by_key.index.to_numpy() // n_items).astype(np.int64)
+    key_user = rel_by_key.index.to_numpy() // n_items
     n_relevant = np.bincount(key_user, minlength=n_users)
 
     discounts = _discounts(k)
@@ -177,13 +181,13 @@ def _top_k_hits(
     )
 
     # Recommendations of scorable users, sorted by (user, rank), deduplicated, cut at k.
-    rec_user = users.get_indexer(recommended[col_user].to_numpy())
+    rec_user = dense_user[user_code[n_rel:]]
     scorable = rec_user >= 0
     rec_user = rec_user[scorable]
-    rec_item = items.get_indexer(recommended[col_item].to_numpy()[scorable])
+    rec_item = item_code[n_rel:][scorable]
     rec_order = order_values[scorable]
     order = np.lexsort((rec_order, rec_user))  # stable: ties keep the frame's row order
-    rec_key = rec_user[order].astype(np.int64) * n_items + rec_item[order]
+    rec_key = rec_user[order] * n_items + rec_item[order]
     first = ~pd.Series(rec_key).duplicated(keep="first").to_numpy()
     rec_key = rec_key[first]
     rec_user = rec_user[order][first]
@@ -209,7 +213,9 @@ def _mean(per_user: np.ndarray) -> float:
 
 
 def _ndcg(h: _TopKHits) -> float:
-    dcg = np.bincount(h.hit_user, weights=h.hit_rel * _discounts(h.k)[h.hit_pos], minlength=h.n_users)
+    dcg = np.bincount(
+        h.hit_user, weights=h.hit_rel * _discounts(h.k)[h.hit_pos], minlength=h.n_users
+    )
     return _mean(dcg / np.where(h.ideal_dcg > 0, h.ideal_dcg, 1.0))
 
 
@@ -279,7 +285,9 @@ def precision_at_k(
     col_relevance: str = DEFAULT_RELEVANCE_COL,
 ) -> float:
     """Mean share of the k slots holding a relevant item (the denominator is always k)."""
-    h = _top_k_hits(recommended, relevant, k, col_user, col_item, col_rank, col_score, col_relevance)
+    h = _top_k_hits(
+        recommended, relevant, k, col_user, col_item, col_rank, col_score, col_relevance
+    )
     return _precision(h)
 
 
@@ -294,7 +302,9 @@ def recall_at_k(
     col_relevance: str = DEFAULT_RELEVANCE_COL,
 ) -> float:
     """Mean share of each user's relevant items found in their top k."""
-    h = _top_k_hits(recommended, relevant, k, col_user, col_item, col_rank, col_score, col_relevance)
+    h = _top_k_hits(
+        recommended, relevant, k, col_user, col_item, col_rank, col_score, col_relevance
+    )
     return _recall(h)
 
 
@@ -309,7 +319,9 @@ def hit_rate_at_k(
     col_relevance: str = DEFAULT_RELEVANCE_COL,
 ) -> float:
     """Share of users with at least one relevant item in their top k."""
-    h = _top_k_hits(recommended, relevant, k, col_user, col_item, col_rank, col_score, col_relevance)
+    h = _top_k_hits(
+        recommended, relevant, k, col_user, col_item, col_rank, col_score, col_relevance
+    )
     return _hit_rate(h)
 
 
@@ -328,7 +340,9 @@ def map_at_k(
     Dividing by min(k, n_relevant) (not n_relevant) lets a perfect list score 1 when a user
     has more relevant items than slots.
     """
-    h = _top_k_hits(recommended, relevant, k, col_user, col_item, col_rank, col_score, col_relevance)
+    h = _top_k_hits(
+        recommended, relevant, k, col_user, col_item, col_rank, col_score, col_relevance
+    )
     return _map(h)
 
 
@@ -348,7 +362,9 @@ def ranking_metrics(
     over. NDCG uses the relevance values (linear gain); the other metrics treat relevance > 0
     as a hit.
     """
-    h = _top_k_hits(recommended, relevant, k, col_user, col_item, col_rank, col_score, col_relevance)
+    h = _top_k_hits(
+        recommended, relevant, k, col_user, col_item, col_rank, col_score, col_relevance
+    )
     return {
         "ndcg_at_k": _ndcg(h),
         "precision_at_k": _precision(h),
@@ -383,7 +399,8 @@ def gini(values: Iterable[float]) -> float:
 
     Uses the sorted-values form G = sum_i (2i - n - 1) x_(i) / (n * sum x), i = 1..n.
     """
-    x = np.sort(np.asarray(list(values) if not isinstance(values, np.ndarray) else values, float))
+    raw = values if isinstance(values, (np.ndarray, pd.Series)) else list(values)
+    x = np.sort(np.asarray(raw, dtype=np.float64))
     if x.size == 0:
         raise ValueError("gini of an empty set is undefined")
     if np.isnan(x).any() or (x < 0).any():
@@ -467,7 +484,9 @@ def roc_auc(y_true: Iterable[float], p: Iterable[float]) -> float:
     n_pos = float(y.sum())
     n_neg = float(y.size - n_pos)
     if n_pos == 0 or n_neg == 0:
-        warnings.warn("Only one class in y_true: ROC AUC is undefined", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            "Only one class in y_true: ROC AUC is undefined", RuntimeWarning, stacklevel=2
+        )
         return math.nan
     ranks = _average_ranks(q)
     return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

@@ -110,7 +110,8 @@ def demo_data(
             progress=_report,
         )
         progress.update(task, completed=1.0, description="done")
-    _print_summary("Demo dataset written", summary)
+    shown = {k: v for k, v in summary.items() if k not in ("files", "truth_files")}
+    _print_summary("Demo dataset written", shown)
 
 
 def _print_summary(title: str, summary: dict) -> None:
