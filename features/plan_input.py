@@ -152,7 +152,7 @@ def _plain(series: pd.Series) -> list:
     """Values as JSON-friendly Python scalars (NaN -> None)."""
     if pd.api.types.is_numeric_dtype(series):
         arr = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        return [None if np.isnan(v) else float(v) for v in arr]
+        return [None if np.isnan(v) else round(float(v), 6) for v in arr]
     return [None if pd.isna(v) else str(v) for v in series]
 
 

@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     gate_tolerance: float = Field(
         0.0, ge=0.0, le=1.0, description="Challenger may be this much worse and still promote."
     )
-    gate_metric: str = "ndcg_at_10"
+    gate_metric: str = "holdout_ndcg_at_10"
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

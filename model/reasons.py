@@ -83,6 +83,15 @@ TEMPLATES = MappingProxyType(
             "Mentor di level {mentor} pada {competency}; mentee di level {mentee}.",
             "Mentor at level {mentor} in {competency}; mentee at level {mentee}.",
         ),
+        "risk_plan": (
+            "Risiko tidak mengikuti atau tidak menyelesaikan pelatihan tinggi ({risk}%)."
+            " Rencana ini mengutamakan format yang lebih sering diselesaikan (blended, coaching,"
+            " mentoring, pelatihan singkat) pada {adapted} pelatihan; atasan dianjurkan membahas"
+            " rencana ini langsung dengan pegawai.",
+            "High risk of skipping or dropping training ({risk}%). This plan prefers formats that"
+            " are completed more often (blended, coaching, mentoring, short courses) for"
+            " {adapted} course(s); the manager is encouraged to discuss the plan in person.",
+        ),
         "same_unit": ("Satu unit kerja.", "Same unit."),
         "other_unit": ("Dari unit kerja lain.", "From another unit."),
     }
@@ -224,6 +233,12 @@ def mentor_pair(
     if same_unit is None:
         return reason
     return combine((reason, render("same_unit" if same_unit else "other_unit")))
+
+
+def risk_plan_note(risk: float, adapted: int) -> tuple[str, str]:
+    """What a plan does for someone likely to skip or drop training (the inclusive approach)."""
+    reason = render("risk_plan", risk=round(100 * risk), adapted=adapted)
+    return reason.id, reason.en
 
 
 def combine(parts: Iterable[Reason]) -> Reason:

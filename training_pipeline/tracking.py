@@ -242,9 +242,7 @@ def list_versions(name: str) -> list[dict[str, Any]]:
             {
                 "version": v.version,
                 "aliases": ",".join(sorted(aliases.get(str(v.version), []))),
-                "created": pd.Timestamp(v.creation_timestamp, unit="ms").strftime(
-                    "%Y-%m-%d %H:%M"
-                ),
+                "created": pd.Timestamp(v.creation_timestamp, unit="ms").strftime("%Y-%m-%d %H:%M"),
                 "run_id": v.run_id,
                 **{k: metrics[k] for k in sorted(metrics) if k.startswith("holdout_")},
             }

@@ -1,0 +1,306 @@
+"""The development planner: one object bundling recommender, risk model and mentor scorer.
+
+It turns an `EmployeeView` into development plans in the shape HR systems receive (gaps,
+ordered training path with reasons, mentor, participation risk). This is what travels inside
+the registered MLflow pyfunc `kompeten-planner` (see `model.pyfunc_model`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.utils.validation import check_is_fitted
+
+from features import columns as c
+from features.competency import CURRENT_LEVEL, GAP, REQUIRED, WEIGHTED_GAP
+from features.plan_input import EmployeeView, from_plan_input
+from model import reasons
+from model.path_builder import (
+    Catalog,
+    EmployeeState,
+    PathStep,
+    build_paths,
+    candidates_from_frame,
+)
+
+#: Columns of `plan_frame` output (the pyfunc's output): lists as JSON strings.
+PLAN_COLUMNS = (
+    c.NIP,
+    "gaps",
+    "training_path",
+    "total_jp",
+    "mentor",
+    "participation_risk",
+    "risk_note_id",
+    "risk_note_en",
+    "model_version",
+)
+
+
+class DevelopmentPlanner:
+    """Fitted recommender + risk model + mentor scorer, and the rules that make a plan.
+
+    Parameters are the plan policy: `jp_budget` (default 40 JP), `min_jp` (20 JP a year, PP
+    17/2020), `risk_threshold` above which formats people do complete are preferred,
+    `mentor_capacity` (mentees per mentor), and `risk_adaptation` / mentors switches used by
+    the ablations.
+    """
+
+    def __init__(
+        self,
+        recommender: Any,
+        risk_model: Any | None,
+        mentor_scorer: Any | None,
+        *,
+        jp_budget: int = 40,
+        min_jp: int = c.MIN_JP_PER_YEAR,
+        risk_threshold: float = 0.5,
+        mentor_capacity: int = 3,
+        risk_adaptation: bool = True,
+        model_version: str | None = None,
+    ) -> None:
+        self.recommender = recommender
+        self.risk_model = risk_model
+        self.mentor_scorer = mentor_scorer
+        self.jp_budget = jp_budget
+        self.min_jp = min_jp
+        self.risk_threshold = risk_threshold
+        self.mentor_capacity = mentor_capacity
+        self.risk_adaptation = risk_adaptation
+        self.model_version = model_version
+
+    @property
+    def catalog(self) -> Catalog:
+        check_is_fitted(self.recommender)
+        return self.recommender.catalog_
+
+    # --- pieces ---------------------------------------------------------------------------------
+
+    def risks(self, view: EmployeeView) -> pd.Series:
+        """Participation risk per NIP (NaN when there is no risk model)."""
+        nips = view.employees[c.NIP].astype(str)
+        if self.risk_model is None or len(nips) == 0:
+            return pd.Series(np.nan, index=pd.Index(nips, name=c.NIP), dtype=float)
+        risk = self.risk_model.predict_risk(view)
+        return risk.reindex(pd.Index(nips, name=c.NIP)).astype(float)
+
+    def paths(
+        self,
+        view: EmployeeView,
+        jp_budget: int | None = None,
+        risks: pd.Series | None = None,
+        scored: pd.DataFrame | None = None,
+    ) -> dict[str, list[PathStep]]:
+        """Training path per NIP of the view."""
+        budget = self.jp_budget if jp_budget is None else int(jp_budget)
+        if scored is None:
+            scored = self.recommender.score(view)
+        catalog = self.catalog
+        candidates = candidates_from_frame(scored, catalog)
+        states = employee_states_from_view(view)
+        risk_map = None
+        if self.risk_adaptation and risks is not None:
+            risk_map = {k: float(v) for k, v in risks.items() if not math.isnan(float(v))}
+        built = build_paths(
+            states,
+            candidates,
+            catalog,
+            jp_budget=budget,
+            min_jp=min(self.min_jp, budget),
+            risks=risk_map,
+            risk_threshold=self.risk_threshold,
+        )
+        return {s.nip: p for s, p in zip(states, built, strict=True)}
+
+    def mentors(
+        self, view: EmployeeView, capacity: int | None = None, **rules: Any
+    ) -> pd.DataFrame:
+        """Optimal mentor assignment among the employees of the view (one mentor per mentee)."""
+        from model.mentor_pairing import pair_mentors
+
+        cap = self.mentor_capacity if capacity is None else int(capacity)
+        return pair_mentors(view, self.mentor_scorer, capacity=cap, **rules)
+
+    def rank_mentors(self, view: EmployeeView, nip: str, top_k: int = 5) -> pd.DataFrame:
+        """Eligible mentors of one employee, best first, with scores and reasons."""
+        from model.mentor_pairing import rank_mentors
+
+        return rank_mentors(view, self.mentor_scorer, nip, top_k=top_k)
+
+    # --- plans ----------------------------------------------------------------------------------
+
+    def plan(
+        self,
+        view: EmployeeView,
+        nips: Sequence[str] | None = None,
+        jp_budget: int | None = None,
+        mentor_capacity: int | None = None,
+        with_mentors: bool = True,
+        mentor_pairs: pd.DataFrame | None = None,
+        model_version: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Plans (dicts in the API's shape) for the employees of the view, or for `nips`.
+
+        Mentors are assigned jointly over the whole view (capacity is shared), unless
+        `mentor_pairs` (an assignment computed earlier, e.g. per unit) is given.
+        """
+        target = view if nips is None else view.subset(list(nips))
+        risks = self.risks(target)
+        paths = self.paths(target, jp_budget=jp_budget, risks=risks)
+        if mentor_pairs is None and with_mentors and self.mentor_scorer is not None:
+            mentor_pairs = self.mentors(view, capacity=mentor_capacity)
+        by_mentee: dict[str, dict[str, Any]] = {}
+        if mentor_pairs is not None and len(mentor_pairs):
+            for row in mentor_pairs.to_dict("records"):
+                by_mentee[str(row["mentee_nip"])] = {
+                    "mentor_nip": str(row["mentor_nip"]),
+                    "competency_id": str(row[c.COMPETENCY_ID]),
+                    "score": _round(row["score"]),
+                    "reason_id": row.get("reason_id"),
+                    "reason_en": row.get("reason_en"),
+                }
+        gaps = gap_lists(target)
+        version = model_version if model_version is not None else self.model_version
+        out = []
+        for nip in target.employees[c.NIP].astype(str):
+            path = paths.get(nip, [])
+            risk = risks.get(nip, np.nan)
+            note_id, note_en = _risk_note(risk, self.risk_threshold, path)
+            out.append(
+                {
+                    c.NIP: nip,
+                    "gaps": gaps.get(nip, []),
+                    "training_path": [_step_dict(s) for s in path],
+                    "total_jp": int(sum(s.hours_jp for s in path)),
+                    "mentor": by_mentee.get(nip),
+                    "participation_risk": None if pd.isna(risk) else round(float(risk), 4),
+                    "risk_note_id": note_id,
+                    "risk_note_en": note_en,
+                    "model_version": version,
+                }
+            )
+        return out
+
+    def plan_frame(self, plan_input: pd.DataFrame, **params: Any) -> pd.DataFrame:
+        """Pyfunc entry: plan-input frame in, one row per employee out (lists as JSON)."""
+        if plan_input is None or len(plan_input) == 0:
+            return pd.DataFrame(columns=list(PLAN_COLUMNS))
+        view = from_plan_input(plan_input)
+        plans = self.plan(
+            view,
+            jp_budget=params.get("jp_budget"),
+            mentor_capacity=params.get("mentor_capacity"),
+            with_mentors=bool(params.get("with_mentors", True)),
+            model_version=params.get("model_version"),
+        )
+        rows = []
+        for p in plans:
+            rows.append(
+                {
+                    c.NIP: p[c.NIP],
+                    "gaps": json.dumps(p["gaps"], ensure_ascii=False),
+                    "training_path": json.dumps(p["training_path"], ensure_ascii=False),
+                    "total_jp": p["total_jp"],
+                    "mentor": json.dumps(p["mentor"], ensure_ascii=False),
+                    "participation_risk": (
+                        np.nan if p["participation_risk"] is None else p["participation_risk"]
+                    ),
+                    "risk_note_id": p["risk_note_id"] or "",
+                    "risk_note_en": p["risk_note_en"] or "",
+                    "model_version": p["model_version"] or "",
+                }
+            )
+        return pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def employee_states_from_view(view: EmployeeView) -> list[EmployeeState]:
+    """Path-builder states: required competencies with levels, and courses already taken.
+
+    Ongoing courses count as taken: recommending a course someone is attending is noise.
+    """
+    comp = view.competency
+    req = comp.loc[comp[REQUIRED].to_numpy(dtype=bool)] if REQUIRED in comp else comp
+    req = req.loc[req[c.REQUIRED_LEVEL].notna()]
+    per: dict[str, dict[str, tuple[float | None, float]]] = {
+        str(n): {} for n in view.employees[c.NIP]
+    }
+    for nip, k, cur, rl in zip(
+        req[c.NIP].astype(str).tolist(),
+        req[c.COMPETENCY_ID].astype(str).tolist(),
+        req[CURRENT_LEVEL].tolist(),
+        req[c.REQUIRED_LEVEL].tolist(),
+        strict=True,
+    ):
+        if nip in per:
+            per[nip][k] = (None if pd.isna(cur) else float(cur), float(rl))
+    taken: dict[str, set[str]] = {}
+    for frame in (view.completed, view.ongoing):
+        for nip, cid in zip(
+            frame[c.NIP].astype(str).tolist(), frame[c.COURSE_ID].astype(str).tolist(), strict=True
+        ):
+            taken.setdefault(nip, set()).add(cid)
+    return [EmployeeState(nip, g, frozenset(taken.get(nip, ()))) for nip, g in per.items()]
+
+
+def gap_lists(view: EmployeeView) -> dict[str, list[dict[str, Any]]]:
+    """Open gaps per NIP, largest weighted gap first, in the API's shape."""
+    comp = view.competency
+    open_ = comp.loc[(comp[GAP].to_numpy(dtype=float) > 0) & comp[c.REQUIRED_LEVEL].notna()]
+    open_ = open_.sort_values([c.NIP, WEIGHTED_GAP], ascending=[True, False], kind="stable")
+    out: dict[str, list[dict[str, Any]]] = {}
+    for nip, k, cur, rl, gap in zip(
+        open_[c.NIP].astype(str).tolist(),
+        open_[c.COMPETENCY_ID].astype(str).tolist(),
+        open_[CURRENT_LEVEL].tolist(),
+        open_[c.REQUIRED_LEVEL].tolist(),
+        open_[GAP].tolist(),
+        strict=True,
+    ):
+        out.setdefault(nip, []).append(
+            {
+                c.COMPETENCY_ID: k,
+                "current_level": None if pd.isna(cur) else round(float(cur), 2),
+                "required_level": int(rl),
+                "gap": round(float(gap), 2),
+                "assessed": not pd.isna(cur),
+            }
+        )
+    return out
+
+
+def _step_dict(step: PathStep) -> dict[str, Any]:
+    return {
+        "order": step.order,
+        c.COURSE_ID: step.course_id,
+        "title": step.title,
+        c.HOURS_JP: int(step.hours_jp),
+        "competency_ids": list(step.competency_ids),
+        "score": _round(step.score),
+        "p_complete": None if step.p_complete is None else _round(step.p_complete),
+        "reason_id": step.reason_id,
+        "reason_en": step.reason_en,
+        "prerequisite_for": list(step.is_prerequisite_for),
+        "adapted_for_risk": bool(step.adapted_for_risk),
+    }
+
+
+def _round(value: Any, digits: int = 4) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return round(float(value), digits)
+
+
+def _risk_note(risk: float, threshold: float, path: Sequence[PathStep]) -> tuple[str, str]:
+    """What the plan does about a high participation risk, in both languages."""
+    if risk is None or pd.isna(risk) or float(risk) < threshold:
+        return "", ""
+    adapted = [s for s in path if s.adapted_for_risk]
+    return reasons.risk_plan_note(float(risk), len(adapted))

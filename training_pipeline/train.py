@@ -1,0 +1,531 @@
+"""`kompeten train`: validate -> features -> time split -> fit -> evaluate vs baselines -> MLflow.
+
+Orchestration only; every computation lives in features/ and model/. The order matters for
+safety: the registry is touched last, after everything else succeeded, so a failed training
+never replaces the serving model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from features import columns as c
+from features.build import build_features
+from features.io import load_dataset
+from features.plan_input import employee_view, to_plan_input
+from features.pseudonym import pseudonymize_many
+from features.settings import Settings
+from training_pipeline import evaluate
+
+Progress = Callable[[str, float], None]
+HORIZON_DAYS = 365
+
+
+@dataclass
+class TrainConfig:
+    """What one training run does; defaults come from Settings."""
+
+    data_dir: Path
+    as_of: pd.Timestamp | None = None
+    truth_dir: Path | None = None
+    jp_budget: int = 40
+    min_jp: int = c.MIN_JP_PER_YEAR
+    mentor_capacity: int = 3
+    risk_threshold: float = 0.5
+    n_candidates: int = 50
+    seed: int = 0
+    register: bool = True
+    gate_metric: str = "holdout_ndcg_at_10"
+    gate_tolerance: float = 0.0
+    baselines: tuple[str, ...] = ("popularity", "content", "als")
+    ablations: bool = True
+
+
+@dataclass
+class TrainResult:
+    run_id: str | None
+    version: str | None
+    promoted: bool
+    gate_reason: str
+    metrics: dict[str, float]
+    comparison: pd.DataFrame
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# --- dates ----------------------------------------------------------------------------------------
+
+
+def latest_date(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp:
+    """The last day the dataset knows about: the default `as_of`."""
+    candidates = [
+        tables[c.ASSESSMENTS][c.ASSESSED_ON].max(),
+        tables[c.ENROLLMENTS][c.START_DATE].max(),
+        tables[c.ENROLLMENTS][c.END_DATE].max(),
+    ]
+    if len(tables[c.MENTORSHIPS]):
+        candidates.append(tables[c.MENTORSHIPS][c.START_DATE].max())
+    values = [pd.Timestamp(v) for v in candidates if pd.notna(v)]
+    if not values:
+        raise ValueError("the dataset has no dated history (assessments or enrollments)")
+    return max(values).normalize()
+
+
+def earliest_date(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp:
+    values = [
+        tables[c.ASSESSMENTS][c.ASSESSED_ON].min(),
+        tables[c.ENROLLMENTS][c.START_DATE].min(),
+    ]
+    return min(pd.Timestamp(v) for v in values if pd.notna(v)).normalize()
+
+
+def snapshot_dates(
+    start: pd.Timestamp, label_end: pd.Timestamp, horizon_days: int = HORIZON_DAYS
+) -> list[pd.Timestamp]:
+    """Yearly snapshots d with a full label window (d, d + horizon] ending by `label_end`.
+
+    The first snapshot needs ~6 months of history before it so its features mean something.
+    """
+    dates = []
+    d = label_end - pd.Timedelta(days=horizon_days)
+    floor = start + pd.Timedelta(days=180)
+    while d >= floor:
+        dates.append(d)
+        d = d - pd.Timedelta(days=horizon_days)
+    return sorted(dates)
+
+
+def dataset_fingerprint(folder: Path) -> str:
+    """SHA-256 over the dataset's files (names and bytes): which data a model saw."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).iterdir()):
+        if path.suffix in (".csv", ".parquet") and path.is_file():
+            digest.update(path.name.encode())
+            with path.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- fitting --------------------------------------------------------------------------------------
+
+
+def fit_risk(tables: Mapping[str, pd.DataFrame], dates: list[pd.Timestamp], seed: int) -> Any:
+    """Participation-risk model on stacked yearly snapshots (None when there is no signal)."""
+    from features.risk_features import risk_training_frame
+    from model.risk import ParticipationRisk
+
+    X, y = risk_training_frame(tables, dates, horizon_days=HORIZON_DAYS)
+    y_arr = np.asarray(y, dtype=np.int64)
+    if len(y_arr) < 20 or y_arr.min() == y_arr.max():
+        return None
+    return ParticipationRisk(random_state=seed).fit(X, y_arr)
+
+
+def fit_mentor_scorer(
+    tables: Mapping[str, pd.DataFrame], dates: list[pd.Timestamp], seed: int
+) -> Any:
+    """Mentor pair scorer; falls back to its documented rule when history is too thin."""
+    from model.mentor_scorer import fit_mentor_scorer as _fit
+
+    return _fit(tables, dates, horizon_days=HORIZON_DAYS, random_state=seed)
+
+
+def fit_planner(
+    tables: Mapping[str, pd.DataFrame],
+    as_of: pd.Timestamp,
+    config: TrainConfig,
+    *,
+    use_collaborative: bool = True,
+    risk_adaptation: bool = True,
+    progress: Progress | None = None,
+) -> Any:
+    """A DevelopmentPlanner fitted only on what was known by `as_of`."""
+    from model.planner import DevelopmentPlanner
+    from model.recommender import TrainingPathRecommender
+
+    start = earliest_date(tables)
+    dates = snapshot_dates(start, as_of)
+    if not dates:
+        raise ValueError(
+            f"not enough history before {as_of.date()} for a time split: need more than "
+            f"{HORIZON_DAYS + 180} days of assessments and enrollments"
+        )
+    _step(progress, f"recommender ({len(dates)} snapshots)")
+    recommender = TrainingPathRecommender(
+        n_candidates=config.n_candidates,
+        use_collaborative=use_collaborative,
+        random_state=config.seed,
+    ).fit(tables, dates, horizon_days=HORIZON_DAYS, course_features=build_features(tables, as_of))
+    _step(progress, "participation risk")
+    risk = fit_risk(tables, dates, config.seed)
+    _step(progress, "mentor scorer")
+    mentor = fit_mentor_scorer(tables, dates, config.seed)
+    return DevelopmentPlanner(
+        recommender,
+        risk,
+        mentor,
+        jp_budget=config.jp_budget,
+        min_jp=config.min_jp,
+        risk_threshold=config.risk_threshold,
+        mentor_capacity=config.mentor_capacity,
+        risk_adaptation=risk_adaptation,
+    )
+
+
+def _step(progress: Progress | None, name: str, fraction: float | None = None) -> None:
+    if progress is not None:
+        progress(name, -1.0 if fraction is None else fraction)
+
+
+# --- the run --------------------------------------------------------------------------------------
+
+
+def _baseline(name: str) -> Any:
+    from model.baselines import ALSRecommender, ContentRuleRecommender, PopularityRecommender
+
+    factories = {
+        "popularity": PopularityRecommender,
+        "content": ContentRuleRecommender,
+        "als": ALSRecommender,
+    }
+    return factories[name]()
+
+
+def _active_course_ids(tables: Mapping[str, pd.DataFrame]) -> list[str]:
+    courses = tables[c.COURSES]
+    return courses.loc[courses[c.ACTIVE].to_numpy(dtype=bool), c.COURSE_ID].astype(str).tolist()
+
+
+def evaluate_holdout(
+    tables: Mapping[str, pd.DataFrame],
+    as_of: pd.Timestamp,
+    config: TrainConfig,
+    progress: Progress | None = None,
+) -> tuple[dict[str, dict[str, float]], dict[str, float], dict[str, Any]]:
+    """Fit everything on data before `as_of - 1 year`; score it on the year after.
+
+    Returns per-model ranking rows, risk metrics, and extra objects (calibration table).
+    """
+    from features.risk_features import risk_training_frame
+    from model.metrics import calibration_table
+    from model.recommender import TrainingPathRecommender
+    from model.risk import past_rate_baseline
+
+    cutoff = as_of - pd.Timedelta(days=HORIZON_DAYS)
+    _step(progress, "holdout: fitting the planner before the cutoff")
+    twin = fit_planner(tables, cutoff, config)
+    fs_cut = build_features(tables, cutoff)
+    view_cut = employee_view(tables, fs_cut)
+    relevant = evaluate.relevant_completions(tables, cutoff, as_of)
+    catalog = _active_course_ids(tables)
+    rows: dict[str, dict[str, float]] = {}
+    rows["planner"] = evaluate.ranking_report(twin.recommender, view_cut, relevant, catalog)
+    for name in config.baselines:
+        _step(progress, f"holdout: baseline {name}")
+        try:
+            model = _baseline(name).fit(tables, cutoff)
+        except ImportError as exc:  # the peer library did not install here
+            rows[name] = {"unavailable": 1.0}
+            print(f"baseline {name} unavailable: {exc}")
+            continue
+        rows[name] = evaluate.ranking_report(model, view_cut, relevant, catalog)
+    if config.ablations:
+        _step(progress, "holdout: ablation without the collaborative part")
+        dates = snapshot_dates(earliest_date(tables), cutoff)
+        no_collab = TrainingPathRecommender(
+            n_candidates=config.n_candidates, use_collaborative=False, random_state=config.seed
+        ).fit(tables, dates, horizon_days=HORIZON_DAYS, course_features=fs_cut)
+        rows["planner_no_collab"] = evaluate.ranking_report(no_collab, view_cut, relevant, catalog)
+
+    risk_metrics: dict[str, float] = {}
+    extra: dict[str, Any] = {"cutoff": cutoff}
+    if twin.risk_model is not None:
+        _step(progress, "holdout: participation risk")
+        dates = snapshot_dates(earliest_date(tables), cutoff)
+        X_train, y_train = risk_training_frame(tables, dates, horizon_days=HORIZON_DAYS)
+        X_test, y_test = risk_training_frame(tables, [cutoff], horizon_days=HORIZON_DAYS)
+        if len(y_test) and np.unique(np.asarray(y_test)).size == 2:
+            p = twin.risk_model.predict_proba(X_test)[:, 1]
+            base = past_rate_baseline(X_train, y_train, X_test)
+            y = np.asarray(y_test, dtype=float)
+            risk_metrics = evaluate.risk_report(y, p, base)
+            extra["calibration"] = calibration_table(y, p, n_bins=10)
+    return rows, risk_metrics, extra
+
+
+def evaluate_plans(
+    tables: Mapping[str, pd.DataFrame],
+    planner: Any,
+    as_of: pd.Timestamp,
+    config: TrainConfig,
+    truth: Mapping[str, pd.DataFrame] | None,
+    progress: Progress | None = None,
+) -> tuple[dict[str, dict[str, float]], dict[str, pd.DataFrame], dict[str, float]]:
+    """Plans at `as_of` from the final planner, its ablations and the baselines: gap closure."""
+    from model.mentor_pairing import pair_mentors
+
+    fs = build_features(tables, as_of)
+    view = employee_view(tables, fs)
+    n = len(view.employees)
+    risks = planner.risks(view)
+    risk_map = {k: float(v) for k, v in risks.items() if pd.notna(v)}
+    paths: dict[str, pd.DataFrame] = {}
+    _step(progress, "plans: planner")
+    scored = planner.recommender.score(view)
+    paths["planner"] = evaluate.build_baseline_paths(
+        scored, view, planner.catalog, config.jp_budget, config.min_jp, risks=risk_map
+    )
+    if config.ablations:
+        paths["planner_no_risk"] = evaluate.build_baseline_paths(
+            scored, view, planner.catalog, config.jp_budget, config.min_jp, risks=None
+        )
+    for name in config.baselines:
+        _step(progress, f"plans: baseline {name}")
+        try:
+            model = _baseline(name).fit(tables, as_of)
+        except ImportError:
+            continue
+        paths[name] = evaluate.build_baseline_paths(
+            model.score(view), view, planner.catalog, config.jp_budget, config.min_jp
+        )
+    rows: dict[str, dict[str, float]] = {}
+    for name, frame in paths.items():
+        row = evaluate.path_summary(frame, n, config.min_jp)
+        row.update(evaluate.gap_closure_estimated(frame, fs))
+        if truth is not None:
+            row.update(evaluate.gap_closure_with_truth(truth, tables, frame))
+        rows[name] = row
+
+    _step(progress, "plans: mentor pairing")
+    mentor_metrics: dict[str, float] = {}
+    if planner.mentor_scorer is not None:
+        from model import mentor_pairing as mp
+
+        pairs = pair_mentors(view, planner.mentor_scorer, capacity=config.mentor_capacity)
+        mentor_metrics = mp.pairing_report(
+            view, planner.mentor_scorer, pairs, truth=truth, seed=config.seed
+        )
+    return rows, paths, mentor_metrics
+
+
+def run_training(
+    config: TrainConfig, settings: Settings, progress: Progress | None = None
+) -> TrainResult:
+    """The whole training job. The registry is touched only after everything else worked."""
+    from training_pipeline import plots, tracking
+    from training_pipeline.demo_truth import load_truth
+
+    timings: dict[str, float] = {}
+    t_start = time.perf_counter()
+    _step(progress, "loading and validating data")
+    tables = load_dataset(config.data_dir)  # DatasetError: the CLI prints the row-level report
+    timings["load"] = time.perf_counter() - t_start
+    as_of = (
+        pd.Timestamp(config.as_of).normalize() if config.as_of is not None else latest_date(tables)
+    )
+    truth = None
+    if config.truth_dir is not None and Path(config.truth_dir).is_dir():
+        truth = load_truth(config.truth_dir)
+
+    t0 = time.perf_counter()
+    ranking_rows, risk_metrics, extra = evaluate_holdout(tables, as_of, config, progress)
+    timings["holdout"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    _step(progress, "fitting the final planner on all data")
+    planner = fit_planner(tables, as_of, config, progress=progress)
+    timings["fit_final"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    plan_rows, paths, mentor_metrics = evaluate_plans(
+        tables, planner, as_of, config, truth, progress
+    )
+    timings["plans"] = time.perf_counter() - t0
+
+    comparison = _comparison_table(ranking_rows, plan_rows)
+    metrics = _flat_metrics(comparison, risk_metrics, mentor_metrics)
+
+    _step(progress, "logging to MLflow")
+    tracking.configure(settings)
+    employees = tables[c.EMPLOYEES]
+    params = {
+        "as_of": as_of.date().isoformat(),
+        "holdout_cutoff": extra["cutoff"].date().isoformat(),
+        "horizon_days": HORIZON_DAYS,
+        "snapshot_dates": ",".join(
+            d.date().isoformat() for d in snapshot_dates(earliest_date(tables), as_of)
+        ),
+        "dataset_fingerprint": dataset_fingerprint(config.data_dir),
+        "n_employees": len(employees),
+        "n_active_employees": int(employees[c.ACTIVE].sum()),
+        "n_courses": len(tables[c.COURSES]),
+        "n_enrollments": len(tables[c.ENROLLMENTS]),
+        "jp_budget": config.jp_budget,
+        "min_jp": config.min_jp,
+        "mentor_capacity": config.mentor_capacity,
+        "risk_threshold": config.risk_threshold,
+        "n_candidates": config.n_candidates,
+        "seed": config.seed,
+        "truth_available": truth is not None,
+        "baselines": ",".join(config.baselines),
+        "gate_metric": config.gate_metric,
+        "gate_tolerance": config.gate_tolerance,
+        "mentor_fallback": getattr(planner.mentor_scorer, "fallback_reason_", None) or "none",
+    }
+    version = None
+    decision = None
+    with tracking.run(
+        settings, settings.experiment_name, run_name=f"train-{as_of.date()}"
+    ) as active:
+        run_id = active.info.run_id
+        tracking.log_params(params)
+        tracking.log_metrics(metrics)
+        tracking.log_table(
+            comparison.reset_index().rename(columns={"index": "model"}), "comparison.csv"
+        )
+        _log_plots(tracking, plots, comparison, extra, paths)
+        tracking.log_metrics({f"seconds_{k}": v for k, v in timings.items()})
+        if config.register:
+            version, decision = _register(
+                planner, tables, as_of, settings, config, metrics, tracking
+            )
+            tracking.log_dict(decision.as_dict(), "gate_decision.json")
+            tracking.set_tags(
+                {"gate.promote": str(decision.promote), "gate.reason": decision.reason}
+            )
+    timings["total"] = time.perf_counter() - t_start
+    return TrainResult(
+        run_id=run_id,
+        version=None if version is None else str(version),
+        promoted=bool(decision.promote) if decision else False,
+        gate_reason=decision.reason if decision else "not registered (--no-register)",
+        metrics=metrics,
+        comparison=comparison,
+        timings=timings,
+    )
+
+
+def _comparison_table(
+    ranking: Mapping[str, Mapping[str, float]], plans: Mapping[str, Mapping[str, float]]
+) -> pd.DataFrame:
+    names = list(dict.fromkeys([*ranking.keys(), *plans.keys()]))
+    rows = []
+    for name in names:
+        row = {
+            f"holdout_{k.replace('_at_k', '_at_10')}": v for k, v in ranking.get(name, {}).items()
+        }
+        row.update(plans.get(name, {}))
+        rows.append(pd.Series(row, name=name))
+    return pd.DataFrame(rows)
+
+
+def _flat_metrics(
+    comparison: pd.DataFrame, risk: Mapping[str, float], mentor: Mapping[str, float]
+) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, row in comparison.iterrows():
+        prefix = "" if name == "planner" else f"{name}."
+        for key, value in row.items():
+            if pd.notna(value):
+                out[f"{prefix}{key}"] = float(value)
+    out.update({f"holdout_{k}": float(v) for k, v in risk.items()})
+    out.update({f"mentor_{k}": float(v) for k, v in mentor.items()})
+    return out
+
+
+def _log_plots(
+    tracking: Any, plots: Any, comparison: pd.DataFrame, extra: dict, paths: dict
+) -> None:
+    ranking_cols = ["holdout_ndcg_at_10", "holdout_recall_at_10", "holdout_catalog_coverage"]
+    fig = plots.comparison_bars(
+        comparison, ranking_cols, "Holdout ranking (next year's completions)"
+    )
+    tracking.log_figure(fig, "plots/holdout_ranking.png")
+    plots.close(fig)
+    closure_cols = ["true_closure_per_jp", "est_closure_per_jp", "share_reaching_min_jp"]
+    fig = plots.comparison_bars(comparison, closure_cols, "Gap closure of the plans per JP")
+    tracking.log_figure(fig, "plots/gap_closure.png")
+    plots.close(fig)
+    if "calibration" in extra:
+        fig = plots.reliability_diagram(extra["calibration"], "Participation risk calibration")
+        tracking.log_figure(fig, "plots/risk_calibration.png")
+        plots.close(fig)
+    jp = {
+        name: frame.groupby(c.NIP)[c.HOURS_JP].sum().to_numpy()
+        for name, frame in paths.items()
+        if len(frame)
+    }
+    fig = plots.histogram(jp, "JP per training path", "JP")
+    tracking.log_figure(fig, "plots/path_jp.png")
+    plots.close(fig)
+
+
+def _register(
+    planner: Any,
+    tables: Mapping[str, pd.DataFrame],
+    as_of: pd.Timestamp,
+    settings: Settings,
+    config: TrainConfig,
+    metrics: Mapping[str, float],
+    tracking: Any,
+) -> tuple[str, Any]:
+    """Log the pyfunc, register a version, alias it challenger, then apply the gate."""
+    from model.pyfunc_model import PLANNER_ARTIFACT, PlannerPyfunc
+
+    example = _input_example(tables, as_of, settings)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "planner.joblib"
+        joblib.dump(planner, path, compress=3)
+        version = tracking.log_pyfunc_model(
+            PlannerPyfunc(planner),
+            {PLANNER_ARTIFACT: str(path)},
+            example,
+            settings.model_name,
+            pip_requirements=_requirements(),
+            metadata={"as_of": as_of.date().isoformat()},
+        )
+    name = settings.model_name
+    champion = tracking.alias_version(name, tracking.CHAMPION)
+    champion_metrics = tracking.version_metrics(champion) if champion is not None else None
+    decision = tracking.decide_gate(
+        metrics,
+        champion_metrics,
+        None if champion is None else str(champion.version),
+        config.gate_metric,
+        config.gate_tolerance,
+    )
+    tracking.set_alias(name, tracking.CHALLENGER, version.version)
+    if decision.promote:
+        tracking.set_alias(name, tracking.CHAMPION, version.version)
+    return str(version.version), decision
+
+
+def _input_example(
+    tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp, settings: Settings
+) -> pd.DataFrame:
+    """Three employees in the pyfunc's input format, with NIPs pseudonymised."""
+    fs = build_features(tables, as_of)
+    view = employee_view(tables, fs)
+    nips = view.employees[c.NIP].head(3).tolist()
+    frame = to_plan_input(view.subset(nips))
+    for col in (c.NIP, c.SUPERVISOR_NIP):
+        frame[col] = pseudonymize_many(frame[col].fillna(""), settings.pseudonym_key)
+        frame.loc[frame[col] == pseudonymize_many([""], settings.pseudonym_key)[0], col] = None
+    return frame
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    pkgs = ["scikit-learn", "pandas", "numpy", "scipy", "joblib", "pyarrow"]
+    return [f"{p}=={version(p)}" for p in pkgs]
