@@ -18,14 +18,13 @@ import pandas as pd
 from features import columns as c
 from features import evaluation as ev
 from features.as_of import AsOfLike, to_as_of
+from features.labels import DROPPED_OR_SKIPPED, N_ENROLLED, participation_outcomes
 
 #: Smoothed share of resolved enrollments dropped or not attended (1 - completion rate).
 PAST_FAIL_RATE = "past_fail_rate"
 #: Dropped plus no-show enrollments.
 N_FAILED = "n_failed"
-#: Label of the risk model.
-DROPPED_OR_SKIPPED = "dropped_or_skipped"
-N_ENROLLED = "n_enrolled"
+#: Level of the stacked training frame's index holding the snapshot date.
 SNAPSHOT = "snapshot"
 
 
@@ -60,11 +59,7 @@ _PASSED = (
     c.GRADE,
     ev.GOLONGAN_RANK,
 )
-_MODE_COLUMNS = tuple(
-    col
-    for m in c.COURSE_MODES
-    for col in (ev.mode_column(m, ev.N_RESOLVED), mode_fail_rate(m))
-)
+_MODE_COLUMNS = tuple(mode_fail_rate(m) for m in c.COURSE_MODES)
 _CATEGORY_COLUMNS = tuple(category_column(k) for k in c.POSITION_CATEGORIES)
 
 #: Every risk feature, in the order of the model's columns.
@@ -76,9 +71,7 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     (c.NIP, ev.COMPLETION_RATE, ev.POSITION_CATEGORY)
     + _PASSED
     + tuple(
-        ev.mode_column(m, col)
-        for m in c.COURSE_MODES
-        for col in (ev.N_RESOLVED, ev.DROPOUT_RATE, ev.NO_SHOW_RATE)
+        ev.mode_column(m, col) for m in c.COURSE_MODES for col in (ev.DROPOUT_RATE, ev.NO_SHOW_RATE)
     )
 )
 
@@ -103,7 +96,6 @@ def risk_features(employees: pd.DataFrame) -> pd.DataFrame:
     for col in _PASSED:
         out[col] = num(col)
     for m in c.COURSE_MODES:
-        out[ev.mode_column(m, ev.N_RESOLVED)] = num(ev.mode_column(m, ev.N_RESOLVED))
         out[mode_fail_rate(m)] = num(ev.mode_column(m, ev.DROPOUT_RATE)) + num(
             ev.mode_column(m, ev.NO_SHOW_RATE)
         )
@@ -112,45 +104,6 @@ def risk_features(employees: pd.DataFrame) -> pd.DataFrame:
         out[category_column(k)] = (category == k).astype(np.float64)
     index = pd.Index(employees[c.NIP].to_numpy(dtype=object), name=c.NIP)
     return pd.DataFrame(out, index=index, columns=list(RISK_FEATURE_COLUMNS))
-
-
-def participation_outcomes(
-    tables: Mapping[str, pd.DataFrame], start: AsOfLike, end: AsOfLike
-) -> pd.DataFrame:
-    """What each employee active at `start` did with courses starting in (start, end].
-
-    One row per employee hired by `start` and active (employees-table order): n_enrolled,
-    n_dropped, n_no_show (final statuses, read from the full tables: this is a label, not a
-    feature) and dropped_or_skipped (at least one dropped or no-show enrollment).
-    """
-    start_ts, end_ts = to_as_of(start), to_as_of(end)
-    if end_ts <= start_ts:
-        raise ValueError("end must be after start")
-    employees = tables[c.EMPLOYEES]
-    known = (employees[c.TMT_CPNS] <= start_ts).to_numpy(dtype=bool, na_value=False)
-    active = employees[c.ACTIVE].to_numpy(dtype=bool) & known
-    nips = pd.Index(employees[c.NIP].to_numpy(dtype=object)[active])
-
-    enr = tables[c.ENROLLMENTS]
-    in_window = ((enr[c.START_DATE] > start_ts) & (enr[c.START_DATE] <= end_ts)).to_numpy(
-        dtype=bool, na_value=False
-    )
-    code = nips.get_indexer(enr[c.NIP].to_numpy(dtype=object)[in_window])
-    status = enr[c.STATUS].to_numpy(dtype=object)[in_window]
-    ok = code >= 0
-    code, status = code[ok], status[ok]
-    n = len(nips)
-    n_dropped = np.bincount(code[status == "dropped"], minlength=n)
-    n_no_show = np.bincount(code[status == "no_show"], minlength=n)
-    return pd.DataFrame(
-        {
-            c.NIP: nips.to_numpy(),
-            N_ENROLLED: np.bincount(code, minlength=n),
-            ev.N_DROPPED: n_dropped,
-            ev.N_NO_SHOW: n_no_show,
-            DROPPED_OR_SKIPPED: (n_dropped + n_no_show) > 0,
-        }
-    )
 
 
 def risk_training_frame(
@@ -174,9 +127,7 @@ def risk_training_frame(
         features = risk_features(ev.evaluation_vectors(tables, d))
         labels = participation_outcomes(tables, d, d + pd.Timedelta(days=horizon_days))
         labels = labels.set_index(c.NIP).reindex(features.index)
-        keep = (labels[N_ENROLLED].to_numpy(dtype=np.float64, na_value=0.0) >= min_enrolled) & (
-            labels[N_ENROLLED].notna().to_numpy()
-        )
+        keep = labels[N_ENROLLED].to_numpy(dtype=np.float64, na_value=-1.0) >= min_enrolled
         x = features.loc[keep]
         x.index = pd.MultiIndex.from_arrays(
             [np.full(len(x), d), x.index.to_numpy()], names=[SNAPSHOT, c.NIP]
@@ -192,3 +143,25 @@ def risk_training_frame(
     if not xs:
         raise ValueError("no snapshot dates given")
     return pd.concat(xs), pd.concat(ys)
+
+
+def training_snapshots(
+    cutoff: AsOfLike,
+    *,
+    horizon_days: int = 365,
+    step_months: int = 3,
+    n_snapshots: int = 8,
+    earliest: AsOfLike | None = None,
+) -> list[pd.Timestamp]:
+    """Snapshot dates whose label window ends by `cutoff`, oldest first.
+
+    The last is `cutoff - horizon_days`; the others step back `step_months` at a time, at most
+    `n_snapshots` in all and none before `earliest` (e.g. half a year after the history
+    starts, so the first snapshot has some history to describe).
+    """
+    if n_snapshots < 1 or step_months < 1 or horizon_days < 1:
+        raise ValueError("n_snapshots, step_months and horizon_days must be positive")
+    last = to_as_of(cutoff) - pd.Timedelta(days=horizon_days)
+    floor = to_as_of(earliest) if earliest is not None else None
+    dates = [last - pd.DateOffset(months=step_months * i) for i in range(n_snapshots)]
+    return sorted(d for d in dates if floor is None or d >= floor)

@@ -43,6 +43,15 @@ class Settings(BaseSettings):
         0.0, ge=0.0, le=1.0, description="Challenger may be this much worse and still promote."
     )
     gate_metric: str = "holdout_ndcg_at_10"
+    prediction_outbox_path: Path | None = Field(
+        None, description="SQLite outbox of served predictions (default: home/prediction_outbox.db)."
+    )
+    prediction_flush_seconds: float = Field(
+        30.0, gt=0, description="How often served predictions are shipped to MLflow."
+    )
+    model_poll_seconds: float = Field(
+        60.0, ge=0, description="How often the service checks for a new champion (0 = never)."
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

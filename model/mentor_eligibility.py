@@ -19,6 +19,7 @@ bounded size, so 20,000 mentees x 5,000 mentors never builds the full cross prod
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -283,11 +284,23 @@ def _expand_unit_scope(
     return row_mentor[rep], row_key[rep], row_level[rep], unit_out
 
 
+@dataclass(frozen=True)
 class _Context:
-    """Numeric arrays of both sides, built once and indexed per chunk."""
+    """Numeric arrays of both sides (mentees ``e_*``, mentors ``m_*``), built once."""
 
-    def __init__(self, **arrays: np.ndarray) -> None:
-        self.__dict__.update(arrays)
+    e_nip: np.ndarray
+    m_nip: np.ndarray
+    e_sup: np.ndarray
+    nips: np.ndarray
+    e_unit: np.ndarray
+    m_unit: np.ndarray
+    e_grade: np.ndarray
+    m_grade: np.ndarray
+    e_tmt: np.ndarray
+    m_tmt: np.ndarray
+    e_comp: np.ndarray
+    e_current: np.ndarray
+    e_required: np.ndarray
 
     @classmethod
     def build(

@@ -33,3 +33,28 @@ class PlannerPyfunc(mlflow.pyfunc.PythonModel):
             raise RuntimeError("planner artifact not loaded")
         params = dict(params or {})
         return self.planner.plan_frame(model_input, **params)
+
+
+def resolve_version(model_uri: str) -> str | None:
+    """Registry version behind `models:/NAME@alias` or `models:/NAME/VERSION` (else None)."""
+    from mlflow import MlflowClient
+
+    if not model_uri.startswith("models:/"):
+        return None
+    ref = model_uri.removeprefix("models:/")
+    client = MlflowClient()
+    if "@" in ref:
+        name, alias = ref.split("@", 1)
+        return str(client.get_model_version_by_alias(name, alias).version)
+    name, _, version = ref.partition("/")
+    return version or None
+
+
+def load_planner(model_uri: str) -> tuple[Any, str | None]:
+    """The fitted planner inside a registered pyfunc, and its registry version."""
+    version = resolve_version(model_uri)
+    pyfunc = mlflow.pyfunc.load_model(model_uri)
+    planner = pyfunc.unwrap_python_model().planner
+    if planner is None:
+        raise RuntimeError(f"{model_uri} holds no planner")
+    return planner, version

@@ -165,6 +165,291 @@ def validate(
     raise typer.Exit(code=1)
 
 
+def _progress_bar():
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def _dataset_error_exit(exc: Exception) -> None:
+    """Print a dataset's row-level report and exit 1 (never a traceback)."""
+    report = getattr(exc, "report", None)
+    if report is not None:
+        from features.validation import format_report
+
+        console.print(format_report(report), markup=False, highlight=False, soft_wrap=True)
+    else:
+        console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code=1)
+
+
+@app.command("train")
+def train(
+    data: DataDir = Path("var/demo"),
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Date the plans are for (default: last date in the data)."),
+    ] = None,
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            "--truth",
+            help="Hidden-truth folder of demo data, for exact gap-closure evaluation "
+            "(default: <data>-truth when it exists). Models never read it.",
+        ),
+    ] = None,
+    jp_budget: Annotated[int, typer.Option("--jp-budget", min=1, max=200)] = 40,
+    mentor_capacity: Annotated[int, typer.Option("--mentor-capacity", min=1, max=20)] = 3,
+    no_ablations: Annotated[
+        bool, typer.Option("--no-ablations", help="Skip the ablation fits (faster).")
+    ] = False,
+    register: Annotated[
+        bool,
+        typer.Option("--register/--no-register", help="Register the model and apply the gate."),
+    ] = True,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Train the planner: validate, build features, time split, fit, evaluate, log to MLflow.
+
+    Evaluates the planner against baselines (popularity, content-only rule, implicit ALS) on
+    the year after a cutoff, logs params, metrics, plots and the comparison table to MLflow,
+    registers ONE pyfunc model `kompeten-planner`, aliases it `challenger`, and makes it
+    `champion` only if none exists or it is not worse on the gate metric
+    (KOMPETEN_GATE_METRIC, KOMPETEN_GATE_TOLERANCE). A failed run never touches the champion.
+    """
+    from features.io import DatasetError
+    from features.settings import get_settings
+    from training_pipeline.train import TrainConfig, run_training
+
+    _require_folder(data)
+    settings = get_settings()
+    settings.ensure_home()
+    truth_dir = truth
+    if truth_dir is None:
+        sibling = data.parent / f"{data.name}-truth"
+        truth_dir = sibling if sibling.is_dir() else None
+    config = TrainConfig(
+        data_dir=data,
+        as_of=_parse_date(as_of, "--as-of"),
+        truth_dir=truth_dir,
+        jp_budget=jp_budget,
+        min_jp=min(settings.min_jp_per_year, jp_budget),
+        mentor_capacity=mentor_capacity,
+        seed=seed,
+        register=register,
+        gate_metric=settings.gate_metric,
+        gate_tolerance=settings.gate_tolerance,
+        ablations=not no_ablations,
+    )
+    try:
+        with _progress_bar() as progress:
+            task = progress.add_task("training", total=None)
+
+            def _report(step: str, fraction: float) -> None:
+                progress.update(task, description=step)
+
+            result = run_training(config, settings, _report)
+            progress.update(task, description="done", total=1, completed=1)
+    except DatasetError as exc:
+        _dataset_error_exit(exc)
+        return
+    shown = [
+        "holdout_ndcg_at_10",
+        "holdout_recall_at_10",
+        "holdout_catalog_coverage",
+        "true_closure_per_jp",
+        "est_closure_per_jp",
+        "share_reaching_min_jp",
+    ]
+    from rich.table import Table
+
+    table = Table(title="Model vs baselines (see MLflow for everything)")
+    table.add_column("model")
+    cols = [col for col in shown if col in result.comparison.columns]
+    for col in cols:
+        table.add_column(col, justify="right")
+    for name, row in result.comparison.iterrows():
+        table.add_row(str(name), *[_fmt(row.get(col)) for col in cols])
+    out.print(table)
+    risk = {k: v for k, v in result.metrics.items() if k.startswith("holdout_risk")}
+    if risk:
+        out.print(
+            f"participation risk: AUC {risk.get('holdout_risk_auc', float('nan')):.3f} "
+            f"(past rate alone {risk.get('holdout_risk_baseline_auc', float('nan')):.3f}), "
+            f"Brier {risk.get('holdout_risk_brier', float('nan')):.3f}"
+        )
+    mentor = {k: v for k, v in result.metrics.items() if k.startswith("mentor_")}
+    if mentor:
+        out.print("mentoring: " + ", ".join(f"{k}={v:.3f}" for k, v in sorted(mentor.items())))
+    out.print(
+        f"run {result.run_id}; model version {result.version or '-'}; "
+        f"{'PROMOTED to champion' if result.promoted else 'not promoted'}: {result.gate_reason}; "
+        f"{result.timings.get('total', 0):.0f} s"
+    )
+
+
+def _fmt(value: object) -> str:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "-"
+    return "-" if v != v else f"{v:.4f}"
+
+
+@app.command("models")
+def models() -> None:
+    """List registered versions of the planner with aliases and key holdout metrics."""
+    from rich.table import Table
+
+    from features.settings import get_settings
+    from training_pipeline import tracking
+
+    settings = get_settings()
+    tracking.configure(settings)
+    rows = tracking.list_versions(settings.model_name)
+    if not rows:
+        out.print(f"no versions of {settings.model_name} yet: run `kompeten train`")
+        return
+    keys = ["version", "aliases", "created"] + [
+        k
+        for k in ("holdout_ndcg_at_10", "holdout_recall_at_10", "holdout_risk_auc")
+        if k in rows[0]
+    ]
+    table = Table(*keys, title=settings.model_name)
+    for row in rows:
+        table.add_row(*[_fmt(row[k]) if k.startswith("holdout") else str(row[k]) for k in keys])
+    out.print(table)
+
+
+@app.command("promote")
+def promote(
+    version: Annotated[str, typer.Argument(help="Model version to make champion.")],
+) -> None:
+    """Make VERSION the champion (the service picks it up without a restart)."""
+    from features.settings import get_settings
+    from training_pipeline import tracking
+
+    settings = get_settings()
+    tracking.configure(settings)
+    known = {row["version"] for row in tracking.list_versions(settings.model_name)}
+    if version not in known:
+        console.print(f"{settings.model_name} has no version {version}; known: {sorted(known)}")
+        raise typer.Exit(code=1)
+    tracking.set_alias(settings.model_name, tracking.CHAMPION, version)
+    out.print(f"{settings.model_name} v{version} is now champion")
+
+
+@app.command("plan")
+def plan(
+    data: DataDir = Path("var/demo"),
+    out_file: Annotated[Path, typer.Option("--out", help="JSON Lines file to write.")] = Path(
+        "var/plans.jsonl"
+    ),
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Plan date (default: last date in the data).")
+    ] = None,
+    jp_budget: Annotated[int, typer.Option("--jp-budget", min=1, max=200)] = 40,
+    mentor_capacity: Annotated[int, typer.Option("--mentor-capacity", min=1, max=20)] = 3,
+    model_uri: Annotated[
+        str | None,
+        typer.Option("--model-uri", help="MLflow model URI (default: models:/<name>@champion)."),
+    ] = None,
+) -> None:
+    """Write one development plan per active employee (JSON Lines) with the champion model.
+
+    Each line: nip, gaps, training_path (ordered, with reasons in Bahasa Indonesia and
+    English), total_jp, mentor (optimal assignment within each kecamatan/dinas),
+    participation_risk and model_version.
+    """
+    from features.io import DatasetError
+    from features.settings import get_settings
+    from training_pipeline.batch_plan import run_plan
+
+    _require_folder(data)
+    settings = get_settings()
+    try:
+        with _progress_bar() as progress:
+            task = progress.add_task("planning", total=1.0)
+
+            def _report(step: str, fraction: float) -> None:
+                if fraction >= 0:
+                    progress.update(task, description=step, completed=fraction)
+                else:
+                    progress.update(task, description=step)
+
+            summary = run_plan(
+                data,
+                out_file,
+                settings,
+                as_of=_parse_date(as_of, "--as-of"),
+                jp_budget=jp_budget,
+                mentor_capacity=mentor_capacity,
+                model_uri=model_uri,
+                progress=_report,
+            )
+    except DatasetError as exc:
+        _dataset_error_exit(exc)
+        return
+    _print_summary("Plans written", summary)
+
+
+@app.command("pair")
+def pair(
+    data: DataDir = Path("var/demo"),
+    out_file: Annotated[Path, typer.Option("--out", help="CSV file to write.")] = Path(
+        "var/mentor_pairs.csv"
+    ),
+    unit: Annotated[
+        str | None, typer.Option("--unit", help="Only this unit and its sub-units.")
+    ] = None,
+    capacity: Annotated[int, typer.Option("--capacity", min=1, max=20)] = 3,
+    same_unit: Annotated[
+        bool, typer.Option("--same-unit", help="Only mentors from the mentee's own unit.")
+    ] = False,
+    allow_supervisor: Annotated[
+        bool, typer.Option("--allow-supervisor", help="Allow the direct supervisor as mentor.")
+    ] = False,
+    as_of: Annotated[str | None, typer.Option("--as-of")] = None,
+    model_uri: Annotated[str | None, typer.Option("--model-uri")] = None,
+) -> None:
+    """Optimal mentor pairing (mentee_nip, mentor_nip, competency_id, score) as CSV.
+
+    Maximises the total predicted benefit exactly under mentor capacity, seniority and level
+    rules; for a whole organisation or one unit with its sub-units.
+    """
+    from features.io import DatasetError
+    from features.settings import get_settings
+    from training_pipeline.batch_plan import run_pair
+
+    _require_folder(data)
+    settings = get_settings()
+    try:
+        summary = run_pair(
+            data,
+            out_file,
+            settings,
+            unit=unit,
+            capacity=capacity,
+            same_unit=same_unit,
+            exclude_supervisor=not allow_supervisor,
+            as_of=_parse_date(as_of, "--as-of"),
+            model_uri=model_uri,
+        )
+    except DatasetError as exc:
+        _dataset_error_exit(exc)
+        return
+    except KeyError as exc:
+        raise typer.BadParameter(str(exc).strip("'\""), param_hint="--unit") from None
+    _print_summary("Mentor pairs written", summary)
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
@@ -178,12 +463,26 @@ def serve(
 
     The service answers /healthz at once and /readyz once the champion and the data are
     loaded. It picks up a newly promoted champion (or new data) by polling
-    (KOMPETEN_SERVE_RELOAD_INTERVAL_S) or on POST /v1/admin/reload, without a restart, and
+    (KOMPETEN_MODEL_POLL_SECONDS) or on POST /v1/admin/reload, without a restart, and
     keeps serving what it has when MLflow is unreachable. OpenAPI docs: /docs.
     """
-    import uvicorn
+    import copy
 
-    uvicorn.run("serving.app:create_app", factory=True, host=host, port=port, workers=workers)
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    # uvicorn applies this in every worker: the service's own log lines (model loaded,
+    # reload failed, unhandled errors) go where uvicorn's go.
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["loggers"]["kompeten"] = {"handlers": ["default"], "level": "INFO"}
+    uvicorn.run(
+        "serving.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=log_config,
+    )
 
 
 keys_app = typer.Typer(help="API keys for the recommendation service.", no_args_is_help=True)

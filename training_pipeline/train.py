@@ -119,11 +119,22 @@ def dataset_fingerprint(folder: Path) -> str:
 # --- fitting --------------------------------------------------------------------------------------
 
 
-def fit_risk(tables: Mapping[str, pd.DataFrame], dates: list[pd.Timestamp], seed: int) -> Any:
-    """Participation-risk model on stacked yearly snapshots (None when there is no signal)."""
+def risk_snapshots(tables: Mapping[str, pd.DataFrame], label_end: pd.Timestamp) -> list:
+    """Quarterly snapshots (up to 8) whose one-year label window ends by `label_end`."""
+    from features.risk_features import training_snapshots
+
+    floor = earliest_date(tables) + pd.Timedelta(days=180)
+    return training_snapshots(label_end, horizon_days=HORIZON_DAYS, earliest=floor)
+
+
+def fit_risk(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp, seed: int) -> Any:
+    """Participation-risk model on stacked snapshots (None when there is no signal)."""
     from features.risk_features import risk_training_frame
     from model.risk import ParticipationRisk
 
+    dates = risk_snapshots(tables, as_of)
+    if not dates:
+        return None
     X, y = risk_training_frame(tables, dates, horizon_days=HORIZON_DAYS)
     y_arr = np.asarray(y, dtype=np.int64)
     if len(y_arr) < 20 or y_arr.min() == y_arr.max():
@@ -167,7 +178,7 @@ def fit_planner(
         random_state=config.seed,
     ).fit(tables, dates, horizon_days=HORIZON_DAYS, course_features=build_features(tables, as_of))
     _step(progress, "participation risk")
-    risk = fit_risk(tables, dates, config.seed)
+    risk = fit_risk(tables, as_of, config.seed)
     _step(progress, "mentor scorer")
     mentor = fit_mentor_scorer(tables, dates, config.seed)
     return DevelopmentPlanner(
@@ -251,7 +262,7 @@ def evaluate_holdout(
     extra: dict[str, Any] = {"cutoff": cutoff}
     if twin.risk_model is not None:
         _step(progress, "holdout: participation risk")
-        dates = snapshot_dates(earliest_date(tables), cutoff)
+        dates = risk_snapshots(tables, cutoff)
         X_train, y_train = risk_training_frame(tables, dates, horizon_days=HORIZON_DAYS)
         X_test, y_test = risk_training_frame(tables, [cutoff], horizon_days=HORIZON_DAYS)
         if len(y_test) and np.unique(np.asarray(y_test)).size == 2:

@@ -1,0 +1,115 @@
+"""The service's own durable records: API keys (hashes only) and plan reviews.
+
+SQLAlchemy 2 models on `Settings.resolved_database_url`: a SQLite file by default, PostgreSQL
+(or any SQLAlchemy URL) in production. The schema is created on start-up if missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Engine,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite returns naive datetimes; everything stored here is UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ApiKeyRecord(Base):
+    """One issued API key. Only the SHA-256 of the key is kept; the key itself is shown once."""
+
+    __tablename__ = "api_keys"
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    units: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    label: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class PlanReviewRecord(Base):
+    """A manager's decision on an employee's plan, unique per (key, request id)."""
+
+    __tablename__ = "plan_reviews"
+    __table_args__ = (UniqueConstraint("key_id", "request_id", name="uq_review_request"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    key_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    nip: Mapped[str] = mapped_column(String(18), nullable=False, index=True)
+    decision: Mapped[str] = mapped_column(String(16), nullable=False)
+    comment: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    changes: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite gets WAL and a busy timeout so several workers can write."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1] if "///" in url else ""
+        if path and path != ":memory:":
+            from pathlib import Path
+
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=15000")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def create_schema(engine: Engine) -> None:
+    """Create missing tables; tolerate another worker creating them at the same moment."""
+    try:
+        Base.metadata.create_all(engine)
+    except OperationalError:
+        Base.metadata.create_all(engine)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def open_database(url: str) -> Iterator[sessionmaker[Session]]:
+    """Engine + schema + session factory for one-off use (the CLI); disposed afterwards."""
+    engine = make_engine(url)
+    try:
+        create_schema(engine)
+        yield session_factory(engine)
+    finally:
+        engine.dispose()

@@ -1,0 +1,560 @@
+"""What the service answers from: the champion planner and the data view, built once per load.
+
+A `ServingState` is complete before anyone sees it (view, unit tree, mentor assignments,
+per-employee row index) and is never modified afterwards except for its caches. `StateHolder`
+keeps the one reference the request handlers read; a reload builds a whole new state off the
+request path and swaps that reference in a single assignment, so a request sees either the old
+state or the new one, never a mix. A failed reload leaves the old state serving.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, NamedTuple, Protocol
+
+import numpy as np
+import pandas as pd
+
+from features import columns as c
+from features.plan_input import EmployeeView
+from model.mentor_eligibility import subunit_scope
+
+logger = logging.getLogger("kompeten.serving")
+#: The registry alias the service serves.
+CHAMPION = "champion"
+
+_NIP_RUN = re.compile(r"(?<!\d)\d{18}(?!\d)")
+_EMPTY = np.zeros(0, dtype=np.intp)
+
+
+# --- small pure helpers ---------------------------------------------------------------------------
+
+
+def latest_date(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp:
+    """The last day the dataset knows about: the service's `as_of` (same rule as training)."""
+    candidates = [
+        tables[c.ASSESSMENTS][c.ASSESSED_ON].max(),
+        tables[c.ENROLLMENTS][c.START_DATE].max(),
+        tables[c.ENROLLMENTS][c.END_DATE].max(),
+    ]
+    if len(tables[c.MENTORSHIPS]):
+        candidates.append(tables[c.MENTORSHIPS][c.START_DATE].max())
+    values = [pd.Timestamp(v) for v in candidates if pd.notna(v)]
+    if not values:
+        raise ValueError("the dataset has no dated history (assessments or enrollments)")
+    return max(values).normalize()
+
+
+def data_signature(folder: Path) -> str:
+    """Cheap fingerprint of a dataset folder (names, sizes, mtimes): has the export changed?"""
+    digest = hashlib.sha256()
+    if not folder.is_dir():
+        return "missing"
+    for path in sorted(folder.iterdir()):
+        if path.suffix in (".csv", ".parquet") and path.is_file():
+            st = path.stat()
+            digest.update(f"{path.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def redact(text: str, limit: int = 300) -> str:
+    """An error message safe to return and log: NIP-shaped runs masked, length capped."""
+    text = _NIP_RUN.sub("<nip>", " ".join(str(text).split()))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class LruCache:
+    """A small thread-safe least-recently-used map (handlers and the reload thread share it)."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = int(maxsize)
+        self._data: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any | None:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: Hashable, value: Any) -> None:
+        if self.maxsize <= 0:
+            return
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+def _positions(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    if not len(frame):
+        return {}
+    groups = frame.groupby(frame[c.NIP].astype(str).to_numpy(), sort=False).indices
+    return {str(k): np.asarray(v, dtype=np.intp) for k, v in groups.items()}
+
+
+@dataclass(frozen=True)
+class _RowIndex:
+    """Row positions of each employee in the view's frames: one-employee views in O(own rows)."""
+
+    employee: dict[str, int]
+    competency: dict[str, np.ndarray]
+    completed: dict[str, np.ndarray]
+    ongoing: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, view: EmployeeView) -> _RowIndex:
+        nips = view.employees[c.NIP].astype(str).tolist()
+        return cls(
+            {nip: i for i, nip in enumerate(nips)},
+            _positions(view.competency),
+            _positions(view.completed),
+            _positions(view.ongoing),
+        )
+
+
+# --- the state ------------------------------------------------------------------------------------
+
+#: Employees planned per batch at load time (bounds the memory of one planner call).
+PLAN_CHUNK = 5_000
+#: Mentors kept per employee in the ranking cache (requests slice it to their top_k).
+RANKING_DEPTH = 50
+
+
+@dataclass(frozen=True, eq=False)
+class ServingState:
+    """One loaded (model version, dataset) pair with everything precomputed for requests.
+
+    Build it with `build_state`. Lookups come in pairs: `cached_*` answers from memory or
+    returns None (cheap enough for the event loop); the plain method computes what is missing
+    (blocking: call it from a worker thread) and caches it. Returned dicts and frames are shared
+    by the caches: callers treat them as read-only.
+    """
+
+    planner: Any
+    model_name: str
+    model_version: str
+    view: EmployeeView
+    data_signature: str
+    unit_names: Mapping[str, str]
+    unit_scope: Mapping[str, frozenset[str]]
+    unit_of: Mapping[str, str]
+    mentor_pairs: pd.DataFrame | None
+    loaded_at: datetime
+    load_seconds: float
+    _index: _RowIndex = field(repr=False)
+    _mentor_rows: Mapping[str, int] = field(repr=False)
+    _unit_members: Mapping[str, tuple[str, ...]] = field(repr=False)
+    _risk_reasons: Mapping[str, list[dict[str, Any]]] = field(repr=False)
+    _default_plans: dict[str, dict[str, Any]] = field(repr=False)
+    _plans: LruCache = field(repr=False)
+    _rankings: LruCache = field(repr=False)
+    _assignments: LruCache = field(repr=False)
+
+    @property
+    def as_of(self) -> pd.Timestamp:
+        return self.view.as_of
+
+    @property
+    def n_employees(self) -> int:
+        return len(self._index.employee)
+
+    @property
+    def default_jp_budget(self) -> int:
+        return int(self.planner.jp_budget)
+
+    @property
+    def default_capacity(self) -> int:
+        return int(self.planner.mentor_capacity)
+
+    @property
+    def has_mentors(self) -> bool:
+        return getattr(self.planner, "mentor_scorer", None) is not None
+
+    def has(self, nip: str) -> bool:
+        return nip in self._index.employee
+
+    def scope_of(self, units: Sequence[str] | frozenset[str]) -> frozenset[str]:
+        """The units and all their sub-units (unknown units contribute nothing)."""
+        out: set[str] = set()
+        for unit in units:
+            out |= self.unit_scope.get(unit, frozenset())
+        return frozenset(out)
+
+    def employee_view(self, nip: str) -> EmployeeView:
+        """The view restricted to one employee, from precomputed row positions."""
+        idx = self._index
+        view = self.view
+
+        def rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+            return frame.iloc[positions].reset_index(drop=True)
+
+        return EmployeeView(
+            view.as_of,
+            view.employees.iloc[[idx.employee[nip]]].reset_index(drop=True),
+            rows(view.competency, idx.competency.get(nip, _EMPTY)),
+            rows(view.completed, idx.completed.get(nip, _EMPTY)),
+            rows(view.ongoing, idx.ongoing.get(nip, _EMPTY)),
+        )
+
+    def mentor_of(self, nip: str) -> pd.DataFrame | None:
+        """This employee's row of the whole-view mentor assignment (empty if unassigned)."""
+        if self.mentor_pairs is None:
+            return None
+        row = self._mentor_rows.get(nip)
+        return self.mentor_pairs.iloc[[] if row is None else [row]]
+
+    # -- plans --
+
+    def _budget(self, jp_budget: int | None) -> int:
+        return self.default_jp_budget if jp_budget is None else int(jp_budget)
+
+    def cached_plan(self, nip: str, jp_budget: int | None = None) -> dict[str, Any] | None:
+        budget = self._budget(jp_budget)
+        if budget == self.default_jp_budget:
+            found = self._default_plans.get(nip)
+            if found is not None:
+                return found
+        return self._plans.get((nip, budget))
+
+    def plan(self, nip: str, jp_budget: int | None = None) -> dict[str, Any]:
+        """The plan of one employee at a JP budget (default: the model's).
+
+        The mentor comes from the assignment over the whole view made at load time, so every
+        plan agrees on who mentors whom. Default-budget plans are computed in batch at load.
+        """
+        budget = self._budget(jp_budget)
+        cached = self.cached_plan(nip, budget)
+        if cached is not None:
+            return cached
+        plans = self.planner.plan(
+            self.employee_view(nip),
+            jp_budget=budget,
+            with_mentors=self.mentor_pairs is not None,
+            mentor_pairs=self.mentor_of(nip),
+            model_version=self.model_version,
+        )
+        if not plans:
+            raise KeyError(nip)
+        self._plans.put((nip, budget), plans[0])
+        return plans[0]
+
+    def _plan_all(self, nips: Sequence[str]) -> None:
+        """Default-budget plans for `nips`, in batches (one planner call per chunk).
+
+        Only called while the state is being built, before anyone can read it: the dict it
+        fills is read-only afterwards. Other budgets go to the LRU cache and cannot evict these.
+        """
+        budget = self.default_jp_budget
+        for lo in range(0, len(nips), PLAN_CHUNK):
+            chunk = list(nips[lo : lo + PLAN_CHUNK])
+            pairs = self.mentor_pairs
+            if pairs is not None:
+                pairs = pairs.loc[pairs["mentee_nip"].isin(chunk)]
+            plans = self.planner.plan(
+                self.view.subset(chunk),
+                jp_budget=budget,
+                with_mentors=pairs is not None,
+                mentor_pairs=pairs,
+                model_version=self.model_version,
+            )
+            for plan in plans:
+                self._default_plans[str(plan[c.NIP])] = plan
+
+    # -- risk reasons --
+
+    def risk_reasons(self, nip: str) -> list[dict[str, Any]]:
+        """Why this employee's participation risk is what it is, strongest first (precomputed)."""
+        return self._risk_reasons.get(nip, [])
+
+    # -- mentors --
+
+    def cached_mentor_ranking(self, nip: str, top_k: int) -> pd.DataFrame | None:
+        ranked = self._rankings.get(nip)
+        return None if ranked is None else ranked.head(top_k)
+
+    def mentor_ranking(self, nip: str, top_k: int) -> pd.DataFrame:
+        """Eligible mentors of one employee over the whole view, best first."""
+        ranked = self._rankings.get(nip)
+        if ranked is None:
+            ranked = self.planner.rank_mentors(self.view, nip, top_k=RANKING_DEPTH)
+            self._rankings.put(nip, ranked)
+        return ranked.head(top_k)
+
+    def unit_members(self, unit_id: str) -> tuple[str, ...]:
+        """Active employees of a unit and its sub-units, in view order."""
+        return self._unit_members.get(unit_id, ())
+
+    def cached_assignment(self, unit_id: str, capacity: int | None = None) -> pd.DataFrame | None:
+        cap = self.default_capacity if capacity is None else int(capacity)
+        return self._assignments.get((unit_id, cap))
+
+    def assignment(self, unit_id: str, capacity: int | None = None) -> pd.DataFrame:
+        """Optimal mentor assignment among the employees of a unit and its sub-units."""
+        cap = self.default_capacity if capacity is None else int(capacity)
+        cached = self._assignments.get((unit_id, cap))
+        if cached is not None:
+            return cached
+        members = self.unit_members(unit_id)
+        if not members or not self.has_mentors:
+            result = _empty_assignment()
+        else:
+            result = self.planner.mentors(self.view.subset(list(members)), capacity=cap)
+        self._assignments.put((unit_id, cap), result)
+        return result
+
+
+def _empty_assignment() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "mentee_nip": pd.Series([], dtype=str),
+            "mentor_nip": pd.Series([], dtype=str),
+            c.COMPETENCY_ID: pd.Series([], dtype=str),
+            "score": pd.Series([], dtype=float),
+            "reason_id": pd.Series([], dtype=str),
+            "reason_en": pd.Series([], dtype=str),
+        }
+    )
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+
+
+def risk_reason_lists(planner: Any, view: EmployeeView, top: int = 3) -> dict[str, list[dict]]:
+    """Every employee's risk reasons in one batch call, as plain dicts per NIP."""
+    risk_model = getattr(planner, "risk_model", None)
+    if risk_model is None or not hasattr(risk_model, "risk_reasons") or not len(view.employees):
+        return {}
+    frame = risk_model.risk_reasons(view, top=top)
+    out: dict[str, list[dict]] = {}
+    for row in frame.to_dict("records"):
+        out.setdefault(str(row[c.NIP]), []).append(
+            {
+                "code": _text(row.get("reason")),
+                "detail": _text(row.get("detail")) or None,
+                "risk_delta": row.get("risk_delta"),
+                "text_id": _text(row.get("text_id")),
+                "text_en": _text(row.get("text_en")),
+            }
+        )
+    return out
+
+
+def prepare_planner(planner: Any) -> Any:
+    """Serving-time settings of a loaded planner that do not change any prediction.
+
+    The risk model limits BLAS/OpenMP threads around every predict call (right for training
+    on a shared machine); the limit costs ~10 ms a call, which is the whole budget of a
+    request, and a one-row predict gains nothing from it.
+    """
+    risk_model = getattr(planner, "risk_model", None)
+    if risk_model is not None and "n_threads" in risk_model.get_params(deep=False):
+        risk_model.set_params(n_threads=None)
+    return planner
+
+
+def build_state(
+    planner: Any,
+    model_version: str,
+    view: EmployeeView,
+    units: pd.DataFrame,
+    *,
+    model_name: str = "kompeten-planner",
+    signature: str = "",
+    plan_cache_size: int = 50_000,
+    assignment_cache_size: int = 256,
+    precompute: bool = True,
+) -> ServingState:
+    """Everything a request needs, computed now so requests only look things up.
+
+    Always: the per-employee row index, the unit tree, the whole-view mentor assignment (used
+    by plans) and every employee's risk reasons. With `precompute`: each unit's mentor
+    assignment at the default capacity and the default plans of up to `plan_cache_size`
+    employees (batch planning costs about as much as planning one employee alone).
+    """
+    start = time.perf_counter()
+    prepare_planner(planner)
+    employees = view.employees
+    nips = employees[c.NIP].astype(str).tolist()
+    unit_col = employees[c.UNIT_ID].astype(str).tolist()
+    unit_of = dict(zip(nips, unit_col, strict=True))
+    scope = subunit_scope(units)
+    names = dict(
+        zip(units[c.UNIT_ID].astype(str), units[c.NAME].astype(str).fillna(""), strict=True)
+    )
+    nip_arr = np.asarray(nips, dtype=object)
+    unit_arr = np.asarray(unit_col, dtype=object)
+    members = {
+        unit: tuple(nip_arr[np.isin(unit_arr, list(covered))].tolist())
+        for unit, covered in scope.items()
+    }
+    mentor_pairs = None
+    mentor_rows: dict[str, int] = {}
+    if getattr(planner, "mentor_scorer", None) is not None:
+        mentor_pairs = planner.mentors(view).reset_index(drop=True)
+        mentees = mentor_pairs["mentee_nip"].astype(str).tolist()
+        mentor_rows = {nip: i for i, nip in enumerate(mentees)}
+    state = ServingState(
+        planner=planner,
+        model_name=model_name,
+        model_version=str(model_version),
+        view=view,
+        data_signature=signature,
+        unit_names=names,
+        unit_scope=scope,
+        unit_of=unit_of,
+        mentor_pairs=mentor_pairs,
+        loaded_at=datetime.now(UTC),
+        load_seconds=0.0,
+        _index=_RowIndex.of(view),
+        _mentor_rows=mentor_rows,
+        _unit_members=members,
+        _risk_reasons=risk_reason_lists(planner, view),
+        _default_plans={},
+        _plans=LruCache(plan_cache_size),
+        _rankings=LruCache(plan_cache_size),
+        _assignments=LruCache(max(assignment_cache_size, 2 * len(scope) if precompute else 0)),
+    )
+    if precompute:
+        for unit in scope:
+            state.assignment(unit)
+        state._plan_all(nips[:plan_cache_size])
+    return replace(state, load_seconds=time.perf_counter() - start)
+
+
+# --- the holder and reloads -----------------------------------------------------------------------
+
+
+class Signature(NamedTuple):
+    """What identifies a state: the champion's version and the dataset's fingerprint."""
+
+    model_version: str
+    data_signature: str
+
+
+class StateSource(Protocol):
+    """Where states come from (MLflow + dataset folder in production, fixtures in tests)."""
+
+    def signature(self) -> Signature:
+        """The current champion version and data fingerprint (cheap; may raise)."""
+        ...
+
+    def load(self, signature: Signature, previous: ServingState | None) -> ServingState:
+        """A complete new state for `signature` (may reuse the previous model object)."""
+        ...
+
+
+ReloadStatus = Literal["loaded", "unchanged", "failed", "busy"]
+
+
+@dataclass(frozen=True)
+class ReloadOutcome:
+    status: ReloadStatus
+    model_version: str | None
+    previous_model_version: str | None
+    reason: str | None = None
+    seconds: float = 0.0
+
+
+class StateHolder:
+    """The one reference to the serving state, and the serialised way to replace it."""
+
+    def __init__(self, source: StateSource) -> None:
+        self.source = source
+        self._state: ServingState | None = None
+        self._lock = threading.Lock()
+        self.last_error: str | None = None
+        self.last_checked: datetime | None = None
+        self.on_swap: list[Callable[[ServingState], None]] = []
+
+    @property
+    def state(self) -> ServingState | None:
+        return self._state
+
+    def reload(self, force: bool = False, timeout: float | None = None) -> ReloadOutcome:
+        """Load a new state when the champion or the data changed (or `force`), then swap.
+
+        Runs in a worker thread (never on the event loop). A reload already in progress is
+        waited for up to `timeout` seconds (None: as long as it takes; 0: not at all), then
+        this returns `busy`.
+        """
+        acquired = (
+            self._lock.acquire()
+            if timeout is None
+            else self._lock.acquire(timeout=timeout)
+            if timeout > 0
+            else self._lock.acquire(blocking=False)
+        )
+        if not acquired:
+            current = self._state
+            return ReloadOutcome(
+                "busy",
+                current.model_version if current else None,
+                current.model_version if current else None,
+                "another reload is in progress",
+            )
+        start = time.perf_counter()
+        previous = self._state
+        before = previous.model_version if previous else None
+        try:
+            self.last_checked = datetime.now(UTC)
+            signature = self.source.signature()
+            if (
+                not force
+                and previous is not None
+                and (previous.model_version, previous.data_signature) == tuple(signature)
+            ):
+                return ReloadOutcome("unchanged", before, before)
+            new = self.source.load(signature, previous)
+            self._state = new  # the swap: one reference assignment
+            self.last_error = None
+            for callback in self.on_swap:
+                try:
+                    callback(new)
+                except Exception:  # a listener must not undo a good reload
+                    logger.exception("state swap listener failed")
+            seconds = time.perf_counter() - start
+            logger.info(
+                "serving model %s version %s (data %s, as_of %s) loaded in %.1f s",
+                new.model_name,
+                new.model_version,
+                new.data_signature,
+                new.as_of.date(),
+                seconds,
+            )
+            return ReloadOutcome("loaded", new.model_version, before, None, seconds)
+        except Exception as exc:
+            reason = describe_failure(exc)
+            # The poll retries every few seconds while MLflow is down: say it once, not each time.
+            log = logger.debug if reason == self.last_error else logger.warning
+            log("reload failed, still serving version %s: %s", before, reason)
+            self.last_error = reason
+            return ReloadOutcome("failed", before, before, reason, time.perf_counter() - start)
+        finally:
+            self._lock.release()
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A short reason for a failed load: what failed, without data values or tracebacks."""
+    violations = getattr(exc, "violations", None)
+    if violations is not None:
+        return (
+            f"the dataset breaks the data contract ({len(violations)} violation(s)); "
+            "run `kompeten validate` on the data folder"
+        )
+    return redact(f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,123 @@
+"""Model loading and hot reload: from the MLflow registry, by poll and on request, atomically."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest_serving import (
+    RecordingLog,
+    StaticSource,
+    auth,
+    leaf_unit,
+    nip_in,
+    serving_settings,
+    serving_world,
+)
+from fastapi.testclient import TestClient
+
+from serving.app import create_app
+from serving.loader import MlflowStateSource
+from serving.state import StateHolder
+
+
+def _wait_for(predicate, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_readyz_503_until_a_model_loads_then_serves():
+    world = serving_world()
+    source = StaticSource(world)
+    source.fail = "MLflow unreachable"
+    app = create_app(world.settings, serving_settings(), source, RecordingLog())
+    with TestClient(app) as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["status"] == "not_ready"
+        assert "unreachable" in ready.json()["last_error"]
+        assert client.get("/healthz").status_code == 200
+        nip = nip_in(world, leaf_unit(world))
+        plan = client.get(f"/v1/employees/{nip}/plan", headers=auth(world, "hr"))
+        assert plan.status_code == 503 and plan.headers["Retry-After"]
+        source.fail = None
+        response = client.post("/v1/admin/reload", headers=auth(world, "analyst"))
+        assert response.status_code == 200 and response.json()["status"] == "loaded"
+        assert client.get("/readyz").status_code == 200
+        assert client.get(f"/v1/employees/{nip}/plan", headers=auth(world, "hr")).status_code == 200
+
+
+def test_failed_reload_keeps_serving_the_old_state():
+    world = serving_world()
+    source = StaticSource(world)
+    app = create_app(world.settings, serving_settings(), source, RecordingLog())
+    with TestClient(app) as client:
+        source.version, source.fail = "2", "connection refused to 198503122010011001"
+        response = client.post("/v1/admin/reload", headers=auth(world, "analyst"))
+        assert response.status_code == 503
+        body = response.json()
+        assert body["status"] == "failed" and body["model_version"] == "1"
+        assert "connection refused" in body["reason"] and "198503122010011001" not in body["reason"]
+        nip = nip_in(world, leaf_unit(world))
+        plan = client.get(f"/v1/employees/{nip}/plan", headers=auth(world, "hr"))
+        assert plan.status_code == 200 and plan.json()["model_version"] == "1"
+        source.fail = None
+        again = client.post("/v1/admin/reload", headers=auth(world, "analyst")).json()
+        assert again["status"] == "loaded" and again["previous_model_version"] == "1"
+        plan = client.get(f"/v1/employees/{nip}/plan", headers=auth(world, "hr"))
+        assert plan.json()["model_version"] == "2"
+
+
+def test_reload_behind_a_running_one_gives_up_after_its_timeout():
+    world = serving_world()
+    holder = StateHolder(StaticSource(world))
+    assert holder._lock.acquire()
+    try:
+        outcome = holder.reload(timeout=0.05)
+    finally:
+        holder._lock.release()
+    assert outcome.status == "busy"
+
+
+def test_mlflow_champion_loads_and_a_promoted_version_swaps_in():
+    """The real loader: champion from a SQLite MLflow; promotion picked up by the poll and by
+    POST /v1/admin/reload, without a restart."""
+    world = serving_world()
+    first = world.register_version()
+    world.promote(first)
+    polling = world.settings.model_copy(update={"model_poll_seconds": 0.3})
+    app = create_app(polling, serving_settings(), prediction_log=RecordingLog())
+    nip = nip_in(world, leaf_unit(world))
+    headers = auth(world, "hr")
+    with TestClient(app) as client:
+        ready = client.get("/readyz").json()
+        assert ready["status"] == "ready" and ready["model_version"] == first
+        plan = client.post("/v1/recommendations/training-path", json={"nip": nip}, headers=headers)
+        assert plan.json()["model_version"] == first
+
+        second = world.register_version()
+        world.promote(second)
+        assert _wait_for(lambda: client.get("/readyz").json()["model_version"] == second)
+        plan = client.get(f"/v1/employees/{nip}/plan", headers=headers)
+        assert plan.status_code == 200 and plan.json()["model_version"] == second
+
+        world.promote(first)  # roll back, this time on request
+        reloaded = client.post("/v1/admin/reload", headers=auth(world, "analyst")).json()
+        # "unchanged" when the poll swapped first (the request waits for a running reload)
+        assert reloaded["status"] in ("loaded", "unchanged")
+        assert reloaded["model_version"] == first
+        assert client.get("/readyz").json()["model_version"] == first
+        metrics = client.get("/metrics").text
+        assert f'version="{first}"' in metrics
+
+
+def test_loader_explains_a_missing_champion():
+    world = serving_world()
+    settings = world.settings.model_copy(update={"model_name": "not-registered"})
+    source = MlflowStateSource(settings, serving_settings())
+    with pytest.raises(LookupError, match="kompeten train"):
+        source.signature()
