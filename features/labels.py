@@ -45,6 +45,11 @@ OUTCOME_COLUMNS = (
     GAIN,
 )
 
+TRAINED = "trained"
+CHANGE = "change"
+
+LEVEL_CHANGE_COLUMNS = (c.NIP, c.COMPETENCY_ID, LEVEL_BEFORE, LEVEL_AFTER, CHANGE, TRAINED)
+
 N_ENROLLED = "n_enrolled"
 N_COMPLETED = "n_completed"
 N_DROPPED = "n_dropped"
@@ -120,6 +125,62 @@ def enrollment_outcomes(
     rows[LEVEL_AFTER] = change["level_after"].to_numpy()
     rows[GAIN] = change["change"].to_numpy()
     return rows[list(OUTCOME_COLUMNS)]
+
+
+def level_changes(
+    tables: Mapping[str, pd.DataFrame], start: AsOfLike, end: AsOfLike
+) -> pd.DataFrame:
+    """How assessed levels moved in (start, end], with or without training: the baseline.
+
+    One row per (employee, competency) assessed on or before `start` and again in
+    (start, end]: `level_before` (the latest on or before start), `level_after` (the first
+    after it), their difference `change`, and `trained`: a completed enrollment on a course
+    covering the competency started in (start, day of level_after]. The untrained rows show
+    what a level does without a course (drift, regression to the mean of noisy measurements),
+    which the ranker subtracts from the observed gains of the trained.
+    """
+    start_ts, end_ts = _window(start, end)
+    enr, t_end = _started_in_window(tables, start_ts, end_ts)
+    history = assessment_history(t_end, end_ts)
+    key, day, level = history.key, history.day, history.level
+    s = day_number(start_ts)
+    before = day <= s
+    same_next = np.zeros(len(key), dtype=bool)
+    same_next[:-1] = key[1:] == key[:-1]
+    next_before = np.zeros(len(key), dtype=bool)
+    next_before[:-1] = before[1:]
+    last_before = np.flatnonzero(before & ~(same_next & next_before))
+    has_after = same_next[last_before]
+    i_before = last_before[has_after]
+    i_after = i_before + 1
+    pair_key = key[i_before]
+    after_day = day[i_after]
+
+    done = enr.loc[(enr[c.STATUS] == "completed").to_numpy(dtype=bool)]
+    bands = t_end[c.COURSE_COMPETENCIES][[c.COURSE_ID, c.COMPETENCY_ID]]
+    trained_rows = done[[c.NIP, c.COURSE_ID, c.START_DATE]].merge(bands, on=c.COURSE_ID)
+    t_key = history.encode(trained_rows[c.NIP], trained_rows[c.COMPETENCY_ID])
+    t_day = days_since_epoch(trained_rows[c.START_DATE])
+    ok = t_key >= 0
+    t_key, t_day = t_key[ok], t_day[ok]
+    # Earliest training start per key, compared with that key's after day.
+    first_day = pd.Series(t_day).groupby(t_key).min()
+    at = pd.Index(first_day.index).get_indexer(pair_key)
+    first = np.where(at >= 0, first_day.to_numpy()[np.maximum(at, 0)], np.iinfo(np.int64).max)
+    trained = (at >= 0) & (first <= after_day)
+
+    n_comp = history.n_competencies
+    return pd.DataFrame(
+        {
+            c.NIP: history.nips.take(pair_key // n_comp).array,
+            c.COMPETENCY_ID: history.competency_ids.take(pair_key % n_comp).array,
+            LEVEL_BEFORE: level[i_before],
+            LEVEL_AFTER: level[i_after],
+            CHANGE: level[i_after] - level[i_before],
+            TRAINED: trained,
+        },
+        columns=list(LEVEL_CHANGE_COLUMNS),
+    )
 
 
 def participation_outcomes(

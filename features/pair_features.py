@@ -25,6 +25,7 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from features import columns as c
 from features import course_vectors as cv
@@ -112,12 +113,21 @@ BAND_FEATURES = (
     "band_in_band",
     "band_gap",
     "band_required",
+    "band_required_level",
     "band_staleness_days",
     "band_effect_shrunk",
     "band_effect_mean",
     "band_n_effect",
 )
 GAIN_FEATURES = PAIR_FEATURES + BAND_FEATURES
+#: The employee's state on one competency, course aside: the level-change baseline's input
+#: (`level_matrix`); a subset of `GAIN_FEATURES`, so band rows carry it too.
+LEVEL_FEATURES = EMPLOYEE_FEATURES + (
+    "band_current_level",
+    "band_required_level",
+    "band_gap",
+    "band_staleness_days",
+)
 
 
 def provider_kind(providers: pd.Series | Sequence[str]) -> np.ndarray:
@@ -139,8 +149,18 @@ def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
+def _columns(frame: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
+    """Numeric columns as one float64 matrix (NaN for absent ones), in a single conversion."""
+    block = frame.reindex(columns=list(names))
+    try:
+        return block.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        return np.column_stack([_column(frame, name) for name in names]).reshape(len(frame), -1)
+
+
 def _one_hot(values: pd.Series | np.ndarray, levels: Sequence[str]) -> np.ndarray:
-    codes = pd.Index(levels).get_indexer(pd.Index(np.asarray(values, dtype=object)))
+    lookup = {level: i for i, level in enumerate(levels)}
+    codes = np.fromiter((lookup.get(v, -1) for v in values), dtype=np.int64, count=len(values))
     out = np.zeros((len(codes), len(levels)), dtype=np.float64)
     ok = codes >= 0
     out[np.flatnonzero(ok), codes[ok]] = 1.0
@@ -252,6 +272,14 @@ class CourseKnowledge:
         return np.repeat(np.arange(self.n_courses, dtype=np.int64), np.diff(self.entry_ptr))
 
     @cached_property
+    def entry_to_course(self) -> sp.csr_matrix:
+        """Sparse entries x courses indicator: `values @ entry_to_course` sums bands per course."""
+        n = len(self.entry_comp)
+        return sp.csr_matrix(
+            (np.ones(n), (np.arange(n), self.entry_course)), shape=(n, self.n_courses)
+        )
+
+    @cached_property
     def effect(self) -> np.ndarray:
         """Mean shrunk observed effect per course (NaN when unknown)."""
         return self.features[:, COURSE_FEATURES.index("course_effect")]
@@ -289,17 +317,14 @@ class EmployeeArrays:
             if ev.POSITION_CATEGORY in emp
             else np.full(n, None, dtype=object)
         )
-        features = np.column_stack(
-            [_column(emp, src) for src, _ in _EMPLOYEE_SOURCE]
-            + [_one_hot(category, c.POSITION_CATEGORIES)]
-        )
-        mode_rates = np.stack(
+        features = np.hstack(
             [
-                np.column_stack([_column(emp, ev.mode_column(m, src)) for src in _MODE_SOURCE])
-                for m in c.COURSE_MODES
-            ],
-            axis=1,
+                _columns(emp, [src for src, _ in _EMPLOYEE_SOURCE]),
+                _one_hot(category, c.POSITION_CATEGORIES),
+            ]
         )
+        mode_names = [ev.mode_column(m, src) for m in c.COURSE_MODES for src in _MODE_SOURCE]
+        mode_rates = _columns(emp, mode_names).reshape(n, len(c.COURSE_MODES), len(_MODE_SOURCE))
 
         comp = view.competency
         ri = nips.get_indexer(comp[c.NIP].astype(str))
@@ -312,19 +337,20 @@ class EmployeeArrays:
             out[ri, ki] = values[ok]
             return out
 
-        required = _column(comp, c.REQUIRED_LEVEL)
+        current, required, gap, staleness = _columns(
+            comp, [CURRENT_LEVEL, c.REQUIRED_LEVEL, GAP, STALENESS_DAYS]
+        ).T
         if REQUIRED in comp:
             required = np.where(comp[REQUIRED].to_numpy(dtype=bool), required, np.nan)
-        gap = np.nan_to_num(_column(comp, GAP), nan=0.0)
         return cls(
             nips=nips,
             competency_ids=comp_index,
             features=features,
             mode_rates=mode_rates,
-            current=dense(_column(comp, CURRENT_LEVEL), np.nan),
+            current=dense(current, np.nan),
             required=dense(required, np.nan),
-            gap=dense(gap, 0.0),
-            staleness=dense(_column(comp, STALENESS_DAYS), np.nan),
+            gap=dense(np.nan_to_num(gap, nan=0.0), 0.0),
+            staleness=dense(staleness, np.nan),
         )
 
     @property
@@ -346,8 +372,9 @@ class PairMatrix:
 
     `X` (n x PAIR_FEATURES) is the completion model's input. Band j belongs to pair
     `entry_pair[j]` and is catalogue entry `entry_pos[j]` of `CourseKnowledge`; `band_X`
-    (m x BAND_FEATURES) holds its own columns, `gap` the employee's gap on its competency and
-    `default_gain` the band default gain (`model.path_builder.band_gain`).
+    (m x BAND_FEATURES) holds its own columns, `gap` the employee's gap on its competency,
+    `required` whether the position requires it and `default_gain` the band default gain
+    (`model.path_builder.band_gain`).
     """
 
     X: np.ndarray
@@ -355,14 +382,20 @@ class PairMatrix:
     entry_pos: np.ndarray
     band_X: np.ndarray
     gap: np.ndarray
+    required: np.ndarray
     default_gain: np.ndarray
 
     def gain_input(self) -> np.ndarray:
         """The gain model's input (m x GAIN_FEATURES): each band's pair row, then its own."""
-        return np.hstack([self.X[self.entry_pair], self.band_X])
+        n_pair = self.X.shape[1]
+        out = np.empty((len(self.entry_pair), n_pair + self.band_X.shape[1]), dtype=self.X.dtype)
+        out[:, :n_pair] = self.X[self.entry_pair]
+        out[:, n_pair:] = self.band_X
+        return out
 
 
-def _ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+def concat_ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """Concatenated ranges starts[j]:stops[j], without a Python loop."""
     counts = stops - starts
     offs = np.cumsum(counts) - counts
     return np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(starts - offs, counts)
@@ -373,7 +406,7 @@ def pair_matrix(
     courses: CourseKnowledge,
     emp_idx: np.ndarray,
     course_idx: np.ndarray,
-    dtype: type = np.float32,
+    dtype: type = np.float64,
 ) -> PairMatrix:
     """Features of pairs (employees row `emp_idx[j]`, courses row `course_idx[j]`)."""
     if not employees.competency_ids.equals(courses.competency_ids):
@@ -387,7 +420,7 @@ def pair_matrix(
     # Bands of every pair, flattened.
     ptr = courses.entry_ptr
     starts, stops = ptr[course_idx], ptr[course_idx + 1]
-    e_pos = _ranges(starts, stops)
+    e_pos = concat_ranges(starts, stops)
     e_pair = np.repeat(np.arange(n, dtype=np.int64), stops - starts)
     e_emp = emp_idx[e_pair]
     comp = courses.entry_comp[e_pos]
@@ -451,13 +484,33 @@ def pair_matrix(
             in_band.astype(np.float64),
             gap,
             required.astype(np.float64),
+            employees.required[e_emp, comp],
             employees.staleness[e_emp, comp],
             effect,
             courses.entry_effect_mean[e_pos],
             courses.entry_n_effect[e_pos],
         ]
     ).astype(dtype, copy=False)
-    return PairMatrix(X, e_pair, e_pos, band_X, gap, default_gain)
+    return PairMatrix(X, e_pair, e_pos, band_X, gap, required, default_gain)
+
+
+def level_matrix(
+    employees: EmployeeArrays,
+    emp_idx: np.ndarray,
+    comp_idx: np.ndarray,
+    dtype: type = np.float64,
+) -> np.ndarray:
+    """`LEVEL_FEATURES` of (employees row, competency code) pairs."""
+    emp_idx = np.asarray(emp_idx, dtype=np.int64)
+    comp_idx = np.asarray(comp_idx, dtype=np.int64)
+    X = np.empty((len(emp_idx), len(LEVEL_FEATURES)), dtype=dtype)
+    k = len(EMPLOYEE_FEATURES)
+    X[:, :k] = employees.features[emp_idx]
+    X[:, k] = employees.current[emp_idx, comp_idx]
+    X[:, k + 1] = employees.required[emp_idx, comp_idx]
+    X[:, k + 2] = employees.gap[emp_idx, comp_idx]
+    X[:, k + 3] = employees.staleness[emp_idx, comp_idx]
+    return X
 
 
 # --- labelled frames -------------------------------------------------------------------------

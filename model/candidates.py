@@ -15,8 +15,12 @@ Two sources, merged into at most `n_candidates` per employee:
   Only courses touching one of the employee's gaps qualify, whatever their band.
 
 Both lists are interleaved in proportion `1 - collaborative_share : collaborative_share`;
-when one runs out, the other fills the remaining slots. Courses the employee completed or is
-taking, and inactive courses, are never candidates. An employee without any gap gets none.
+when one runs out, the other fills the remaining slots. Then, if slots remain (`growth`),
+growth candidates: courses whose band fits a competency the position requires and the employee
+already meets, ordered by how far they lift it (times the effect weight). Every ASN owes
+20 JP a year (PP 17/2020) whether or not a gap is open, so an employee without gaps still gets
+a list. Courses the employee completed or is taking, and inactive courses, are never
+candidates.
 
 Item-item (rather than user factors) keeps prediction a function of the employee's own
 completed courses only: a new employee, or one scored alone, gets exactly what they would get
@@ -26,6 +30,7 @@ in a batch.
 from __future__ import annotations
 
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -39,25 +44,46 @@ from features.pair_features import CourseKnowledge, EmployeeArrays
 from features.plan_input import EmployeeView
 
 CONTENT_SCORE = "content_score"
+GROWTH_SCORE = "growth_score"
 COLLABORATIVE_SCORE = "collaborative_score"
 CANDIDATE_RANK = "candidate_rank"
 #: Effect weight of a course with no (or a negative) observed effect: small but not zero, so
 #: a course with no history can still be proposed when nothing better fits.
 MIN_EFFECT_WEIGHT = 0.05
+#: Added to growth candidates' rank keys: larger than any gap-closing candidate's key.
+_GROWTH_TIER = 1e9
 
 
-def course_pairs_matrix(
-    pairs: pd.DataFrame, nips: pd.Index, course_ids: pd.Index
-) -> sp.csr_matrix:
-    """Boolean employees x courses matrix of (nip, course_id) pairs; unknown ids are ignored."""
-    ri = nips.get_indexer(pairs[c.NIP].astype(str))
-    ci = course_ids.get_indexer(pairs[c.COURSE_ID].astype(str))
+def course_pairs_matrix(pairs: pd.DataFrame, nips: pd.Index, course_ids: pd.Index) -> sp.csr_matrix:
+    """Boolean employees x courses matrix (1.0 entries) of (nip, course_id) pairs.
+
+    Pairs naming an employee or course outside `nips` / `course_ids` are ignored; duplicates
+    count once.
+    """
+    ri = nips.get_indexer(pairs[c.NIP])
+    ci = course_ids.get_indexer(pairs[c.COURSE_ID])
     ok = (ri >= 0) & (ci >= 0)
-    data = np.ones(int(ok.sum()), dtype=np.float32)
-    m = sp.csr_matrix((data, (ri[ok], ci[ok])), shape=(len(nips), len(course_ids)))
-    m.sum_duplicates()
-    m.data[:] = 1.0
-    return m
+    n_courses = len(course_ids)
+    key = np.unique(ri[ok].astype(np.int64) * n_courses + ci[ok])
+    rows = key // max(n_courses, 1)
+    indptr = np.zeros(len(nips) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=len(nips)), out=indptr[1:])
+    return sp.csr_matrix(
+        (np.ones(len(key), dtype=np.float32), key % max(n_courses, 1), indptr),
+        shape=(len(nips), n_courses),
+    )
+
+
+def history_matrices(
+    view: EmployeeView, nips: pd.Index, course_ids: pd.Index
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """(taken, completed) matrices of a view: completed-or-ongoing courses, completed ones."""
+    completed = course_pairs_matrix(view.completed, nips, course_ids)
+    if view.ongoing.empty:
+        return completed, completed
+    ongoing = course_pairs_matrix(view.ongoing, nips, course_ids)
+    taken = (completed + ongoing).sign().tocsr()
+    return taken, completed
 
 
 def effect_weight(courses: CourseKnowledge) -> np.ndarray:
@@ -77,6 +103,14 @@ def item_similarity(completions: sp.csr_matrix, shrinkage: float) -> np.ndarray:
     return np.nan_to_num(sim, nan=0.0)
 
 
+class CandidateScores(NamedTuple):
+    """Dense employees x courses scores of each source; 0 = not a candidate of that source."""
+
+    content: np.ndarray
+    growth: np.ndarray
+    collaborative: np.ndarray
+
+
 class CandidateGenerator(BaseEstimator):
     """Content + item-item collaborative candidate generation (see the module docstring).
 
@@ -90,6 +124,8 @@ class CandidateGenerator(BaseEstimator):
         Share of the slots offered to collaborative candidates when both sources have enough.
     level_tolerance : float
         How far below a band's min_level an employee may be and still fit it.
+    growth : bool
+        Fill remaining slots with growth candidates (required competencies already met).
     shrinkage : float
         Pseudo-count shrinking the similarity of rarely co-completed courses.
 
@@ -104,6 +140,7 @@ class CandidateGenerator(BaseEstimator):
         "use_collaborative": ["boolean"],
         "collaborative_share": [Interval(Real, 0, 1, closed="neither")],
         "level_tolerance": [Interval(Real, 0, None, closed="left")],
+        "growth": ["boolean"],
         "shrinkage": [Interval(Real, 0, None, closed="left")],
     }
 
@@ -113,12 +150,14 @@ class CandidateGenerator(BaseEstimator):
         use_collaborative: bool = True,
         collaborative_share: float = 0.3,
         level_tolerance: float = 0.5,
+        growth: bool = True,
         shrinkage: float = 10.0,
     ) -> None:
         self.n_candidates = n_candidates
         self.use_collaborative = use_collaborative
         self.collaborative_share = collaborative_share
         self.level_tolerance = level_tolerance
+        self.growth = growth
         self.shrinkage = shrinkage
 
     def fit(self, completed: pd.DataFrame, courses: CourseKnowledge) -> CandidateGenerator:
@@ -151,33 +190,35 @@ class CandidateGenerator(BaseEstimator):
         taken: sp.csr_matrix,
         completed: sp.csr_matrix,
         rows: np.ndarray | slice = slice(None),
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Dense (content, collaborative) scores of `rows` x all courses; 0 = not a candidate."""
+    ) -> CandidateScores:
+        """Scores of `rows` x all courses by source (see the module docstring)."""
         check_is_fitted(self)
         level = employees.level[rows]
-        gap = employees.gap[rows]
         comp = courses.entry_comp
         lo, hi = courses.entry_min, courses.entry_target
         lvl = level[:, comp]
-        gp = gap[:, comp]
+        gp = employees.gap[rows][:, comp]
         open_gap = gp > 0
-        fits = open_gap & (lo <= lvl + self.level_tolerance) & (hi > lvl)
-        closure = np.where(fits, np.minimum(gp, np.maximum(hi - np.fmax(lvl, lo), 0.0)), 0.0)
-        n_entries, n_courses = len(comp), courses.n_courses
-        to_course = sp.csr_matrix(
-            (np.ones(n_entries), (np.arange(n_entries), courses.entry_course)),
-            shape=(n_entries, n_courses),
-        )
+        fits = (lo <= lvl + self.level_tolerance) & (hi > lvl)
+        lift = np.maximum(hi - np.fmax(lvl, lo), 0.0)
+        to_course = courses.entry_to_course
         allowed = courses.active[None, :] & (taken[rows].toarray() == 0)
-        weight = effect_weight(courses)
-        content = np.asarray(closure @ to_course) * weight * allowed
-        if not self.use_collaborative:
-            return content, np.zeros_like(content)
-        touches = np.asarray(open_gap.astype(np.float64) @ to_course) > 0
-        sim = self._similarity_for(courses.course_ids)
-        collab = np.asarray(completed[rows] @ sim, dtype=np.float64)
-        collab = collab * weight * (allowed & touches)
-        return content, collab
+        weight = effect_weight(courses) * allowed
+
+        def per_course(values: np.ndarray) -> np.ndarray:
+            return np.asarray(values @ to_course) * weight
+
+        content = per_course(np.where(fits & open_gap, np.minimum(gp, lift), 0.0))
+        growth = np.zeros_like(content)
+        if self.growth:
+            met = ~np.isnan(employees.required[rows][:, comp]) & ~open_gap
+            growth = per_course(np.where(fits & met, lift, 0.0))
+        collab = np.zeros_like(content)
+        if self.use_collaborative:
+            touches = np.asarray(open_gap.astype(np.float64) @ to_course) > 0
+            sim = self._similarity_for(courses.course_ids)
+            collab = np.asarray(completed[rows] @ sim, dtype=np.float64) * weight * touches
+        return CandidateScores(content, growth, collab)
 
     def generate(
         self,
@@ -196,17 +237,21 @@ class CandidateGenerator(BaseEstimator):
         rows = np.arange(employees.n_employees) if rows is None else np.asarray(rows)
         if completed is None:
             completed = taken
-        content, collab = self.scores(employees, courses, taken, completed, rows)
-        key = _rank_key(content)
+        scores = self.scores(employees, courses, taken, completed, rows)
+        key = _rank_key(scores.content)
         if self.use_collaborative:
             share = float(self.collaborative_share)
-            key = np.minimum(key / (1.0 - share), _rank_key(collab) / share)
+            key = np.minimum(key / (1.0 - share), _rank_key(scores.collaborative) / share)
+        if self.growth:
+            # After every gap-closing candidate of either source.
+            key = np.where(np.isfinite(key), key, _GROWTH_TIER + _rank_key(scores.growth))
         n = min(int(self.n_candidates), courses.n_courses)
         if n == 0 or len(rows) == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         # n smallest keys per row, in key order (ties: lower course index first).
-        top = np.argpartition(key, n - 1, axis=1)[:, :n] if n < key.shape[1] else None
-        if top is None:
+        if n < key.shape[1]:
+            top = np.argpartition(key, n - 1, axis=1)[:, :n]
+        else:
             top = np.broadcast_to(np.arange(key.shape[1]), key.shape)
         top_key = np.take_along_axis(key, top, axis=1)
         order = np.lexsort((top, top_key), axis=1)
@@ -219,10 +264,8 @@ class CandidateGenerator(BaseEstimator):
     def candidates_frame(self, view: EmployeeView, courses: CourseKnowledge) -> pd.DataFrame:
         """Candidates of every employee in `view` as a frame (nip, course_id, scores, rank)."""
         employees = EmployeeArrays.from_view(view, courses.competency_ids)
-        taken_pairs = pd.concat([view.completed, view.ongoing], ignore_index=True)
-        taken = course_pairs_matrix(taken_pairs, employees.nips, courses.course_ids)
-        completed = course_pairs_matrix(view.completed, employees.nips, courses.course_ids)
-        content, collab = self.scores(employees, courses, taken, completed)
+        taken, completed = history_matrices(view, employees.nips, courses.course_ids)
+        scores = self.scores(employees, courses, taken, completed)
         emp, course = self.generate(employees, courses, taken, completed)
         rank = np.zeros(len(emp), dtype=np.int64)
         if len(emp):
@@ -233,8 +276,9 @@ class CandidateGenerator(BaseEstimator):
             {
                 c.NIP: employees.nips.to_numpy(dtype=object)[emp],
                 c.COURSE_ID: courses.course_ids.to_numpy(dtype=object)[course],
-                CONTENT_SCORE: content[emp, course],
-                COLLABORATIVE_SCORE: collab[emp, course],
+                CONTENT_SCORE: scores.content[emp, course],
+                GROWTH_SCORE: scores.growth[emp, course],
+                COLLABORATIVE_SCORE: scores.collaborative[emp, course],
                 CANDIDATE_RANK: rank + 1,
             }
         )

@@ -75,6 +75,12 @@ class DevelopmentPlanner:
         self.model_version = model_version
 
     @property
+    def competency_names(self) -> dict[str, str]:
+        """Competency id -> name, for reasons people read."""
+        cat = self.catalog
+        return dict(zip(cat.competency_ids, cat.competency_names, strict=True))
+
+    @property
     def catalog(self) -> Catalog:
         check_is_fitted(self.recommender)
         return self.recommender.catalog_
@@ -124,13 +130,16 @@ class DevelopmentPlanner:
         from model.mentor_pairing import pair_mentors
 
         cap = self.mentor_capacity if capacity is None else int(capacity)
+        rules.setdefault("competency_names", self.competency_names)
         return pair_mentors(view, self.mentor_scorer, capacity=cap, **rules)
 
     def rank_mentors(self, view: EmployeeView, nip: str, top_k: int = 5) -> pd.DataFrame:
         """Eligible mentors of one employee, best first, with scores and reasons."""
         from model.mentor_pairing import rank_mentors
 
-        return rank_mentors(view, self.mentor_scorer, nip, top_k=top_k)
+        return rank_mentors(
+            view, self.mentor_scorer, nip, top_k=top_k, competency_names=self.competency_names
+        )
 
     # --- plans ----------------------------------------------------------------------------------
 

@@ -29,6 +29,10 @@ Progress = Callable[[str, float], None]
 PAIR_COLUMNS = (c.MENTEE_NIP, c.MENTOR_NIP, c.COMPETENCY_ID, "score", "reason_id", "reason_en")
 
 
+class UnknownUnitError(ValueError):
+    """The unit asked for is not in the dataset's units table."""
+
+
 def load_champion(settings: Settings, model_uri: str | None) -> tuple[Any, str | None, str]:
     """Planner, its version and the URI used (champion by default)."""
     from model.pyfunc_model import load_planner
@@ -154,7 +158,7 @@ def run_pair(
     tables = load_dataset(data)
     units = tables[c.UNITS]
     if unit is not None and unit not in set(units[c.UNIT_ID].astype(str)):
-        raise KeyError(f"unknown unit {unit!r}")
+        raise UnknownUnitError(f"unknown unit {unit!r}")
     when = pd.Timestamp(as_of) if as_of is not None else latest_date(tables)
     planner, version, uri = load_champion(settings, model_uri)
     view = employee_view(tables, build_features(tables, when))
@@ -176,6 +180,7 @@ def run_pair(
     result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     out_file.parent.mkdir(parents=True, exist_ok=True)
     cols = [col for col in PAIR_COLUMNS if col in result.columns]
+    result = result.assign(score=result["score"].round(4)) if len(result) else result
     result[cols].to_csv(out_file, index=False, quoting=csv.QUOTE_MINIMAL)
     return {
         "pairs": len(result),

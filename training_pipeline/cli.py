@@ -260,34 +260,40 @@ def train(
     except DatasetError as exc:
         _dataset_error_exit(exc)
         return
-    shown = [
-        "holdout_ndcg_at_10",
-        "holdout_recall_at_10",
-        "holdout_catalog_coverage",
-        "true_closure_per_jp",
-        "est_closure_per_jp",
-        "share_reaching_min_jp",
-    ]
+    shown = {
+        "holdout_ndcg_at_10": "NDCG@10",
+        "holdout_recall_at_10": "recall@10",
+        "holdout_catalog_coverage": "coverage",
+        "true_closure_per_jp": "true gap closed/JP",
+        "est_closure_per_jp": "est. gap closed/JP",
+        "share_reaching_min_jp": "share >= 20 JP",
+    }
     from rich.table import Table
 
-    table = Table(title="Model vs baselines (see MLflow for everything)")
-    table.add_column("model")
+    table = Table(title="Model vs baselines (details in MLflow)")
+    table.add_column("model", no_wrap=True)
     cols = [col for col in shown if col in result.comparison.columns]
     for col in cols:
-        table.add_column(col, justify="right")
+        table.add_column(shown[col], justify="right")
     for name, row in result.comparison.iterrows():
         table.add_row(str(name), *[_fmt(row.get(col)) for col in cols])
     out.print(table)
-    risk = {k: v for k, v in result.metrics.items() if k.startswith("holdout_risk")}
-    if risk:
+    m = result.metrics
+    if "holdout_risk_auc" in m:
         out.print(
-            f"participation risk: AUC {risk.get('holdout_risk_auc', float('nan')):.3f} "
-            f"(past rate alone {risk.get('holdout_risk_baseline_auc', float('nan')):.3f}), "
-            f"Brier {risk.get('holdout_risk_brier', float('nan')):.3f}"
+            f"participation risk (next year's drop-outs): AUC {m['holdout_risk_auc']:.3f} vs "
+            f"past rate alone {m.get('holdout_risk_baseline_auc', float('nan')):.3f}; "
+            f"Brier {m.get('holdout_risk_brier', float('nan')):.3f}"
         )
-    mentor = {k: v for k, v in result.metrics.items() if k.startswith("mentor_")}
-    if mentor:
-        out.print("mentoring: " + ", ".join(f"{k}={v:.3f}" for k, v in sorted(mentor.items())))
+    kind = "true" if "mentor_learned_true_benefit" in m else "predicted"
+    if f"mentor_learned_{kind}_benefit" in m:
+        out.print(
+            f"mentor pairing ({kind} benefit, {int(m.get('mentor_n_pairs', 0))} pairs): "
+            f"optimal {m[f'mentor_learned_{kind}_benefit']:.1f}, "
+            "highest-level rule "
+            f"{m.get(f'mentor_highest_level_{kind}_benefit', float('nan')):.1f}, "
+            f"random {m.get(f'mentor_random_{kind}_benefit', float('nan')):.1f}"
+        )
     out.print(
         f"run {result.run_id}; model version {result.version or '-'}; "
         f"{'PROMOTED to champion' if result.promoted else 'not promoted'}: {result.gate_reason}; "
@@ -317,14 +323,16 @@ def models() -> None:
     if not rows:
         out.print(f"no versions of {settings.model_name} yet: run `kompeten train`")
         return
-    keys = ["version", "aliases", "created"] + [
-        k
-        for k in ("holdout_ndcg_at_10", "holdout_recall_at_10", "holdout_risk_auc")
-        if k in rows[0]
-    ]
-    table = Table(*keys, title=settings.model_name)
+    labels = {
+        "holdout_ndcg_at_10": "NDCG@10",
+        "holdout_recall_at_10": "recall@10",
+        "holdout_risk_auc": "risk AUC",
+        "true_closure_per_jp": "true closure/JP",
+    }
+    keys = ["version", "aliases", "created"] + [k for k in labels if k in rows[0]]
+    table = Table(*[labels.get(k, k) for k in keys], title=settings.model_name)
     for row in rows:
-        table.add_row(*[_fmt(row[k]) if k.startswith("holdout") else str(row[k]) for k in keys])
+        table.add_row(*[_fmt(row[k]) if k in labels else str(row[k]) for k in keys])
     out.print(table)
 
 
@@ -397,6 +405,9 @@ def plan(
     except DatasetError as exc:
         _dataset_error_exit(exc)
         return
+    except RuntimeError as exc:  # no model to plan with
+        console.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(code=1) from None
     _print_summary("Plans written", summary)
 
 
@@ -426,7 +437,7 @@ def pair(
     """
     from features.io import DatasetError
     from features.settings import get_settings
-    from training_pipeline.batch_plan import run_pair
+    from training_pipeline.batch_plan import UnknownUnitError, run_pair
 
     _require_folder(data)
     settings = get_settings()
@@ -445,8 +456,11 @@ def pair(
     except DatasetError as exc:
         _dataset_error_exit(exc)
         return
-    except KeyError as exc:
-        raise typer.BadParameter(str(exc).strip("'\""), param_hint="--unit") from None
+    except UnknownUnitError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--unit") from None
+    except RuntimeError as exc:  # no model to pair with
+        console.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(code=1) from None
     _print_summary("Mentor pairs written", summary)
 
 

@@ -274,3 +274,25 @@ def _required_levels(tables: Mapping[str, pd.DataFrame], nips: pd.Index, comps: 
     ] = req[c.REQUIRED_LEVEL].to_numpy()
     pos = positions.get_indexer(position.to_numpy())
     return np.where((pos >= 0)[:, None], by_position[np.maximum(pos, 0)], 0.0)
+
+
+def expected_mentor_gain(truth: Mapping[str, pd.DataFrame], pairs: pd.DataFrame) -> np.ndarray:
+    """Expected level gain of (mentee_nip, mentor_nip, competency_id) pairs, hidden truth.
+
+    Mirrors `demo_data._apply_mentor_gains`: (0.08 + 0.45 x mentor quality) x mentee learning
+    rate x the true lead clipped to [0.2, 1.5], at the end of the history.
+    """
+    quality = truth[MENTOR_QUALITY].set_index(c.NIP)[QUALITY]
+    rate = truth[PERSON_TRAITS].set_index(c.NIP)[LEARNING_RATE]
+    level = truth[TRUE_LEVELS].set_index([c.NIP, c.COMPETENCY_ID])[TRUE_LEVEL]
+
+    def true_level(col: str) -> np.ndarray:
+        keys = pd.MultiIndex.from_arrays([pairs[col], pairs[c.COMPETENCY_ID]])
+        return level.reindex(keys).to_numpy()
+
+    lead = np.clip(true_level(c.MENTOR_NIP) - true_level(c.MENTEE_NIP), 0.2, 1.5)
+    return (
+        (0.08 + 0.45 * quality.reindex(pairs[c.MENTOR_NIP]).to_numpy())
+        * rate.reindex(pairs[c.MENTEE_NIP]).to_numpy()
+        * lead
+    )

@@ -152,3 +152,38 @@ def path_summary(paths: pd.DataFrame, n_employees: int, min_jp: int) -> dict[str
         "share_reaching_min_jp": reach,
         "mean_path_courses": float(len(paths)) / max(1, n_employees),
     }
+
+
+def mentor_pairing_report(
+    view: EmployeeView,
+    scorer: Any,
+    capacity: int,
+    truth: Mapping[str, pd.DataFrame] | None = None,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Total benefit of the optimal pairing vs the random and highest-level baselines.
+
+    All three choose from the same eligible candidates under the same capacities; benefit is
+    the scorer's prediction and, on demo data, the hidden truth's expected level gain.
+    """
+    from model import mentor_pairing as mp
+
+    cap = mp.remaining_capacity(view, capacity)
+    candidates = mp.candidate_pairs(view, scorer)
+    if candidates.empty:
+        return {"n_pairs": 0.0}
+    pairings = {
+        "learned": mp.pair_mentors(view, scorer, capacity=capacity),
+        "random": mp.random_pairing(candidates, cap, seed=seed),
+        "highest_level": mp.highest_level_pairing(candidates, cap),
+    }
+    predicted = mp.scorer_benefit(view, scorer)
+    out: dict[str, float] = {"n_pairs": float(len(pairings["learned"]))}
+    for name, pairs in pairings.items():
+        out[f"{name}_pairs"] = float(len(pairs))
+        out[f"{name}_predicted_benefit"] = mp.pairing_benefit(pairs, predicted)
+        if truth is not None and len(pairs):
+            from training_pipeline.demo_truth import expected_mentor_gain
+
+            out[f"{name}_true_benefit"] = float(np.nansum(expected_mentor_gain(truth, pairs)))
+    return out

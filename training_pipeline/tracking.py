@@ -244,7 +244,11 @@ def list_versions(name: str) -> list[dict[str, Any]]:
                 "aliases": ",".join(sorted(aliases.get(str(v.version), []))),
                 "created": pd.Timestamp(v.creation_timestamp, unit="ms").strftime("%Y-%m-%d %H:%M"),
                 "run_id": v.run_id,
-                **{k: metrics[k] for k in sorted(metrics) if k.startswith("holdout_")},
+                **{
+                    k: metrics[k]
+                    for k in sorted(metrics)
+                    if k.startswith("holdout_") or k == "true_closure_per_jp"
+                },
             }
         )
     return rows

@@ -283,8 +283,6 @@ def evaluate_plans(
     progress: Progress | None = None,
 ) -> tuple[dict[str, dict[str, float]], dict[str, pd.DataFrame], dict[str, float]]:
     """Plans at `as_of` from the final planner, its ablations and the baselines: gap closure."""
-    from model.mentor_pairing import pair_mentors
-
     fs = build_features(tables, as_of)
     view = employee_view(tables, fs)
     n = len(view.employees)
@@ -320,11 +318,8 @@ def evaluate_plans(
     _step(progress, "plans: mentor pairing")
     mentor_metrics: dict[str, float] = {}
     if planner.mentor_scorer is not None:
-        from model import mentor_pairing as mp
-
-        pairs = pair_mentors(view, planner.mentor_scorer, capacity=config.mentor_capacity)
-        mentor_metrics = mp.pairing_report(
-            view, planner.mentor_scorer, pairs, truth=truth, seed=config.seed
+        mentor_metrics = evaluate.mentor_pairing_report(
+            view, planner.mentor_scorer, config.mentor_capacity, truth=truth, seed=config.seed
         )
     return rows, paths, mentor_metrics
 

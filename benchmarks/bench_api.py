@@ -1,0 +1,360 @@
+"""Benchmark: the real service under `wrk`, training-path endpoint against the trivial ping.
+
+Target (from the issue): at 64 concurrent connections POST /v1/recommendations/training-path
+keeps >= 50 % of the throughput of GET /v1/ping on the same app, with a p99 within 2x of
+ping's; medians of 3 runs, the two endpoints run side by side (interleaved).
+
+What runs: a small demo in a temporary KOMPETEN_HOME (`kompeten demo-data`, `kompeten train
+--no-ablations`, `kompeten keys create --role hr_system`), then `kompeten serve --workers 2` on
+a free loopback port; once /readyz answers, `wrk` at 16 and 64 connections against both
+endpoints, `--runs` rounds, interleaved so drift on a shared machine hits both alike. The POST
+body rotates over every active employee's NIP (a Lua script), with the API key header. wrk
+runs on the same machine as the service, so absolute numbers are low; the ratio is the target.
+
+Run: ``.venv/bin/python benchmarks/bench_api.py [--duration 10] [--runs 3] [--home DIR]``
+(`--home` keeps the trained demo for the next run). Needs `wrk` (apt-get install -y wrk).
+Writes ``benchmarks/results/api.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results" / "api.json"
+KOMPETEN = Path(sys.executable).with_name("kompeten")
+PING = "/v1/ping"
+TRAINING_PATH = "/v1/recommendations/training-path"
+ENDPOINTS = {"ping": PING, "training_path": TRAINING_PATH}
+TARGET_THROUGHPUT_RATIO = 0.5
+TARGET_P99_RATIO = 2.0
+TARGET_CONNECTIONS = 64
+
+# wrk runs this once per thread. `done` prints one JSON line wrk's own summary lacks (exact
+# percentiles in microseconds, error counts by kind).
+LUA = r"""
+local nips = {%(nips)s}
+local i = 0
+wrk.method = "%(method)s"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-API-Key"] = "%(key)s"
+
+function request()
+  if wrk.method == "GET" then
+    return wrk.format()
+  end
+  i = i + 1
+  return wrk.format(nil, nil, nil, '{"nip":"' .. nips[(i %% #nips) + 1] .. '"}')
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'RESULT {"requests":%%d,"duration_us":%%d,"p50_us":%%d,"p90_us":%%d,"p99_us":%%d,' ..
+    '"mean_us":%%.1f,"connect":%%d,"read":%%d,"write":%%d,"status":%%d,"timeout":%%d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency.mean, e.connect, e.read, e.write, e.status, e.timeout))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def kompeten_env(home: Path) -> dict[str, str]:
+    """The environment every `kompeten` call of the benchmark runs in (nothing of the user's)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KOMPETEN_", "MLFLOW_"))}
+    env.update(
+        KOMPETEN_HOME=str(home),
+        KOMPETEN_DATA_DIR=str(home / "demo"),
+        KOMPETEN_MODEL_POLL_SECONDS="0",  # no registry polls in the middle of a measurement
+        OPENBLAS_NUM_THREADS="1",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def run_cli(args: list[str], env: dict[str, str], log: Path) -> str:
+    """Run one `kompeten` command; its output goes to `log`, stdout is also returned."""
+    done = subprocess.run(
+        [str(KOMPETEN), *args], env=env, capture_output=True, text=True, check=False
+    )
+    with log.open("a") as fh:
+        fh.write(f"$ kompeten {' '.join(args)}\n{done.stdout}\n{done.stderr}\n")
+    if done.returncode != 0:
+        raise RuntimeError(f"kompeten {args[0]} failed (exit {done.returncode}); see {log}")
+    return done.stdout
+
+
+def prepare_demo(home: Path, employees: int) -> str:
+    """Demo data, a trained champion and an hr_system key in `home` (reused when present)."""
+    key_file = home / "bench-api-key.txt"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    home.mkdir(parents=True, exist_ok=True)
+    env = kompeten_env(home)
+    log = home / "bench-setup.log"
+    started = time.perf_counter()
+    run_cli(["demo-data", "--out", str(home / "demo"), "--employees", str(employees)], env, log)
+    run_cli(["train", "--data", str(home / "demo"), "--no-ablations"], env, log)
+    out = run_cli(["keys", "create", "--role", "hr_system", "--label", "bench"], env, log)
+    key = next(line.strip() for line in out.splitlines() if line.strip().startswith("kmp_"))
+    key_file.write_text(key)
+    print(f"demo prepared in {time.perf_counter() - started:.0f} s ({home})", flush=True)
+    return key
+
+
+def active_nips(data_dir: Path) -> list[str]:
+    with (data_dir / "employees.csv").open(newline="") as fh:
+        return [r["nip"] for r in csv.DictReader(fh) if r["active"].strip().lower() == "true"]
+
+
+def get_status(url: str, timeout: float = 2.0) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except OSError:
+        return 0
+
+
+def wait_ready(base: str, server: subprocess.Popen, timeout: float, log: Path) -> None:
+    """Until /readyz answers 200 many times in a row: every worker has loaded its state."""
+    deadline = time.monotonic() + timeout
+    streak = 0
+    while streak < 20:
+        if server.poll() is not None:
+            raise RuntimeError(f"the service exited (code {server.returncode}); see {log}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the service was not ready within {timeout:.0f} s; see {log}")
+        if get_status(base + "/readyz") == 200:
+            streak += 1
+        else:
+            streak = 0
+            time.sleep(0.25)
+
+
+def start_service(home: Path, port: int, workers: int) -> subprocess.Popen:
+    log = (home / "bench-serve.log").open("w")
+    return subprocess.Popen(
+        [str(KOMPETEN), "serve", "--port", str(port), "--workers", str(workers)],
+        env=kompeten_env(home),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: stopping it stops the workers too
+    )
+
+
+def stop_service(server: subprocess.Popen) -> None:
+    if server.poll() is not None:
+        return
+    try:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(server.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        server.wait(timeout=5)
+
+
+def write_lua(folder: Path, key: str, nips: list[str]) -> dict[str, Path]:
+    scripts = {}
+    for name, method in (("ping", "GET"), ("training_path", "POST")):
+        path = folder / f"bench-{name}.lua"
+        listed = ",".join(f'"{n}"' for n in nips)
+        path.write_text(LUA % {"nips": listed, "method": method, "key": key})
+        scripts[name] = path
+    return scripts
+
+
+def run_wrk(
+    url: str, script: Path, connections: int, duration: float, threads: int
+) -> dict[str, Any]:
+    """One wrk run; its RESULT line parsed, latencies in milliseconds."""
+    cmd = [
+        "wrk",
+        f"-t{min(threads, connections)}",
+        f"-c{connections}",
+        f"-d{duration:g}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        url,
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+    raw = json.loads(line.removeprefix("RESULT "))
+    seconds = raw["duration_us"] / 1e6
+    errors = {k: raw[k] for k in ("connect", "read", "write", "status", "timeout")}
+    return {
+        "requests": raw["requests"],
+        "seconds": round(seconds, 3),
+        "req_per_s": round(raw["requests"] / seconds, 1),
+        "p50_ms": raw["p50_us"] / 1000,
+        "p90_ms": raw["p90_us"] / 1000,
+        "p99_ms": raw["p99_us"] / 1000,
+        "mean_ms": round(raw["mean_us"] / 1000, 3),
+        "errors": errors,
+    }
+
+
+def summarise(runs: list[dict[str, Any]], connections: list[int]) -> dict[str, Any]:
+    """Medians per (connections, endpoint) and the training-path : ping ratios."""
+    out: dict[str, Any] = {}
+    for conns in connections:
+        row: dict[str, Any] = {}
+        for name in ENDPOINTS:
+            mine = [r for r in runs if r["connections"] == conns and r["endpoint"] == name]
+            row[name] = {
+                "runs": len(mine),
+                "req_per_s": round(statistics.median(r["req_per_s"] for r in mine), 1),
+                "p50_ms": round(statistics.median(r["p50_ms"] for r in mine), 3),
+                "p99_ms": round(statistics.median(r["p99_ms"] for r in mine), 3),
+                "errors": sum(sum(r["errors"].values()) for r in mine),
+            }
+        ping, path = row["ping"], row["training_path"]
+        row["throughput_ratio"] = round(path["req_per_s"] / ping["req_per_s"], 3)
+        row["p99_ratio"] = round(path["p99_ms"] / ping["p99_ms"], 3)
+        row["p50_ratio"] = round(path["p50_ms"] / ping["p50_ms"], 3)
+        out[str(conns)] = row
+    return out
+
+
+def print_table(summary: dict[str, Any]) -> None:
+    header = f"{'conns':>5}  {'endpoint':<14}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+    print(header + f"{'req/s ratio':>13}{'p99 ratio':>11}{'errors':>8}")
+    for conns, row in summary.items():
+        for name in ENDPOINTS:
+            r = row[name]
+            ratios = (
+                f"{row['throughput_ratio']:>13.0%}{row['p99_ratio']:>11.2f}"
+                if name == "training_path"
+                else f"{'':>13}{'':>11}"
+            )
+            print(
+                f"{conns:>5}  {name:<14}{r['req_per_s']:>9.0f}{r['p50_ms']:>9.2f}"
+                f"{r['p99_ms']:>9.2f}{ratios}{r['errors']:>8}"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="Seconds per wrk run.")
+    parser.add_argument("--runs", type=int, default=3, help="Rounds (the medians are over them).")
+    parser.add_argument("--connections", default="16,64", help="Comma-separated wrk -c values.")
+    parser.add_argument("--workers", type=int, default=2, help="`kompeten serve --workers`.")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads.")
+    parser.add_argument("--employees", type=int, default=400, help="Demo employees.")
+    parser.add_argument("--home", type=Path, help="Keep (and reuse) the demo here.")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (apt-get install -y wrk)")
+    connections = [int(x) for x in args.connections.split(",")]
+
+    home = args.home or Path(tempfile.mkdtemp(prefix="kompeten-bench-api-"))
+    server = None
+    try:
+        key = prepare_demo(home, args.employees)
+        nips = active_nips(home / "demo")
+        scripts = write_lua(home, key, nips)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = start_service(home, port, args.workers)
+        started = time.perf_counter()
+        wait_ready(base, server, 300.0, home / "bench-serve.log")
+        print(f"service ready in {time.perf_counter() - started:.1f} s on {base}", flush=True)
+        for name, path in ENDPOINTS.items():  # warm-up: connections, caches, first imports
+            run_wrk(base + path, scripts[name], max(connections), 2.0, args.threads)
+        runs: list[dict[str, Any]] = []
+        for round_no in range(1, args.runs + 1):
+            for conns in connections:
+                for name, path in ENDPOINTS.items():
+                    result = run_wrk(base + path, scripts[name], conns, args.duration, args.threads)
+                    runs.append(
+                        {"round": round_no, "connections": conns, "endpoint": name, **result}
+                    )
+                    print(
+                        f"round {round_no} c={conns:<3} {name:<14} {result['req_per_s']:>8.0f}"
+                        f" req/s  p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms"
+                        f"  errors {sum(result['errors'].values())}",
+                        flush=True,
+                    )
+    finally:
+        if server is not None:
+            stop_service(server)
+        if args.home is None:
+            shutil.rmtree(home, ignore_errors=True)
+
+    summary = summarise(runs, connections)
+    print()
+    print_table(summary)
+    target = summary.get(str(TARGET_CONNECTIONS))
+    meets = None
+    if target is not None:
+        meets = bool(
+            target["throughput_ratio"] >= TARGET_THROUGHPUT_RATIO
+            and target["p99_ratio"] <= TARGET_P99_RATIO
+            and target["ping"]["errors"] == 0
+            and target["training_path"]["errors"] == 0
+        )
+        print(
+            f"\ntarget at {TARGET_CONNECTIONS} connections: throughput >= "
+            f"{TARGET_THROUGHPUT_RATIO:.0%} of ping, p99 <= {TARGET_P99_RATIO:g}x ping: "
+            f"{'MET' if meets else 'NOT MET'}"
+        )
+    report = {
+        "target": {
+            "connections": TARGET_CONNECTIONS,
+            "min_throughput_ratio": TARGET_THROUGHPUT_RATIO,
+            "max_p99_ratio": TARGET_P99_RATIO,
+            "met": meets,
+        },
+        "setup": {
+            "employees": args.employees,
+            "active_nips_rotated": len(nips),
+            "workers": args.workers,
+            "wrk_threads": args.threads,
+            "duration_s": args.duration,
+            "runs": args.runs,
+            "connections": connections,
+            "endpoints": ENDPOINTS,
+            "note": "wrk and the service share this machine",
+        },
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "summary": summary,
+        "runs": runs,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
