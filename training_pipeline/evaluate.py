@@ -187,3 +187,27 @@ def mentor_pairing_report(
 
             out[f"{name}_true_benefit"] = float(np.nansum(expected_mentor_gain(truth, pairs)))
     return out
+
+
+def path_rule_violations(
+    paths: pd.DataFrame, view: EmployeeView, catalog: Catalog, jp_budget: int
+) -> list[str]:
+    """`model.plan_rules.plan_violations` on a long paths frame (one row per step)."""
+    from model.plan_rules import plan_violations
+
+    taken: dict[str, set[str]] = {}
+    for frame in (view.completed, view.ongoing):
+        for nip, cid in zip(frame[c.NIP].astype(str), frame[c.COURSE_ID].astype(str), strict=True):
+            taken.setdefault(nip, set()).add(cid)
+    plans = []
+    for nip, steps in paths.groupby(c.NIP, sort=False):
+        records = steps.sort_values("order").to_dict("records")
+        plans.append(
+            {
+                c.NIP: nip,
+                "training_path": records,
+                "total_jp": int(steps[c.HOURS_JP].sum()),
+                "mentor": None,
+            }
+        )
+    return plan_violations(plans, catalog, taken, jp_budget)

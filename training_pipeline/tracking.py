@@ -240,7 +240,7 @@ def list_versions(name: str) -> list[dict[str, Any]]:
         metrics = version_metrics(v)
         rows.append(
             {
-                "version": v.version,
+                "version": str(v.version),
                 "aliases": ",".join(sorted(aliases.get(str(v.version), []))),
                 "created": pd.Timestamp(v.creation_timestamp, unit="ms").strftime("%Y-%m-%d %H:%M"),
                 "run_id": v.run_id,

@@ -310,6 +310,10 @@ def evaluate_plans(
     rows: dict[str, dict[str, float]] = {}
     for name, frame in paths.items():
         row = evaluate.path_summary(frame, n, config.min_jp)
+        broken = evaluate.path_rule_violations(frame, view, planner.catalog, config.jp_budget)
+        row["rule_violations"] = float(len(broken))
+        if broken:
+            print(f"{name}: {len(broken)} plan rule violations, e.g. {broken[:3]}")
         row.update(evaluate.gap_closure_estimated(frame, fs))
         if truth is not None:
             row.update(evaluate.gap_closure_with_truth(truth, tables, frame))
@@ -397,7 +401,8 @@ def run_training(
         tracking.log_params(params)
         tracking.log_metrics(metrics)
         tracking.log_table(
-            comparison.reset_index().rename(columns={"index": "model"}), "comparison.csv"
+            comparison.round(6).reset_index().rename(columns={"index": "model"}),
+            "comparison.csv",
         )
         _log_plots(tracking, plots, comparison, extra, paths)
         tracking.log_metrics({f"seconds_{k}": v for k, v in timings.items()})

@@ -1,0 +1,197 @@
+"""The training pipeline end to end on small demo data: evaluation, MLflow, registry, gate."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from features import columns as c
+from features.build import build_features
+from features.io import DatasetError, load_dataset
+from features.plan_input import employee_view, to_plan_input
+from features.settings import Settings
+from model.plan_rules import plan_violations
+from training_pipeline import tracking
+from training_pipeline.batch_plan import plan_partitions
+from training_pipeline.cli import app
+from training_pipeline.demo_data import write_demo
+from training_pipeline.train import TrainConfig, latest_date, run_training
+
+NIP_RE = re.compile(r"(?<!\d)\d{18}(?!\d)")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("training")
+    data = root / "demo"
+    write_demo(data, n_employees=220, seed=5, years=3)
+    settings = Settings(
+        home=root / "home", **{"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'home' / 'mlflow.db'}"}
+    )
+    settings.ensure_home()
+    config = TrainConfig(
+        data_dir=data,
+        truth_dir=root / "demo-truth",
+        n_candidates=25,
+        baselines=("popularity", "content"),
+        ablations=False,
+    )
+    result = run_training(config, settings)
+    return {"root": root, "data": data, "settings": settings, "config": config, "result": result}
+
+
+def test_first_version_becomes_champion_and_challenger(world):
+    result = world["result"]
+    assert result.version == "1" and result.promoted
+    assert result.gate_reason == "no champion yet"
+    name = world["settings"].model_name
+    assert str(tracking.alias_version(name, tracking.CHAMPION).version) == "1"
+    assert str(tracking.alias_version(name, tracking.CHALLENGER).version) == "1"
+
+
+def test_model_is_compared_with_baselines_in_the_same_run(world):
+    table = world["result"].comparison
+    assert {"planner", "popularity", "content"} <= set(table.index)
+    for col in ("holdout_ndcg_at_10", "holdout_recall_at_10", "true_closure_per_jp"):
+        assert table[col].notna().all(), col
+    assert (table["rule_violations"] == 0).all()
+    metrics = world["result"].metrics
+    assert 0.0 <= metrics["holdout_risk_auc"] <= 1.0
+    assert "holdout_risk_baseline_auc" in metrics
+
+
+def _known_nips(world) -> set[str]:
+    return set(load_dataset(world["data"])[c.EMPLOYEES][c.NIP].astype(str))
+
+
+def _leaks(text: str, nips: set[str]) -> list[str]:
+    return [m for m in NIP_RE.findall(text) if m in nips]
+
+
+def test_run_logs_params_plots_and_no_personal_data(world):
+    nips = _known_nips(world)
+    run = MlflowClient().get_run(world["result"].run_id)
+    params = run.data.params
+    assert params["as_of"] and len(params["dataset_fingerprint"]) == 64
+    text = " ".join([*params.values(), *run.data.tags.values(), *run.data.metrics.keys()])
+    assert not _leaks(text, nips)
+    local = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id))
+    names = {p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file()}
+    assert {"comparison.csv", "gate_decision.json", "plots/gap_closure.png"} <= names
+    for path in local.rglob("*"):
+        if path.is_file() and path.suffix in (".csv", ".json", ".txt", ".yaml", ".MLmodel", ""):
+            assert not _leaks(path.read_text(errors="ignore"), nips), path
+    # The registered model's files too (input example, signature).
+    name = world["settings"].model_name
+    model_dir = Path(mlflow.artifacts.download_artifacts(f"models:/{name}@champion"))
+    for path in model_dir.rglob("*"):
+        if path.is_file() and path.suffix != ".joblib" and path.suffix != ".pkl":
+            assert not _leaks(path.read_text(errors="ignore"), nips), path
+
+
+def test_registered_pyfunc_plans_like_the_planner(world):
+    name = world["settings"].model_name
+    model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
+    planner = model.unwrap_python_model().planner
+    tables = load_dataset(world["data"])
+    view = employee_view(tables, build_features(tables, latest_date(tables)))
+    nips = view.employees[c.NIP].head(12).tolist()
+    frame = to_plan_input(view.subset(nips))
+    out = model.predict(frame)
+    assert list(out[c.NIP]) == nips
+    direct = planner.plan_frame(frame)
+    pd.testing.assert_frame_equal(out.reset_index(drop=True), direct.reset_index(drop=True))
+
+
+def test_batch_plans_break_no_rule(world):
+    name = world["settings"].model_name
+    planner = mlflow.pyfunc.load_model(f"models:/{name}@champion").unwrap_python_model().planner
+    tables = load_dataset(world["data"])
+    view = employee_view(tables, build_features(tables, latest_date(tables)))
+    plans = list(
+        plan_partitions(
+            planner, view, tables[c.UNITS], jp_budget=30, mentor_capacity=2, model_version="1"
+        )
+    )
+    assert len(plans) == len(view.employees)
+    taken: dict[str, set[str]] = {}
+    for frame in (view.completed, view.ongoing):
+        for nip, cid in zip(frame[c.NIP], frame[c.COURSE_ID], strict=True):
+            taken.setdefault(nip, set()).add(cid)
+    assert plan_violations(plans, planner.catalog, taken, jp_budget=30, mentor_capacity=2) == []
+    first = plans[0]
+    assert set(first) >= {
+        "nip", "gaps", "training_path", "total_jp", "mentor", "participation_risk",
+        "model_version",
+    }  # fmt: skip
+    assert any(p["mentor"] for p in plans)
+    assert sum(p["total_jp"] >= 20 for p in plans) / len(plans) > 0.9
+
+
+def test_failed_training_keeps_the_champion(world, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(world["data"], broken)
+    emp = broken / "employees.csv"
+    lines = emp.read_text().splitlines()
+    lines[1] = lines[1].replace(",true", ",maybe", 1).replace(",false", ",maybe", 1)
+    emp.write_text("\n".join(lines) + "\n")
+    config = TrainConfig(data_dir=broken, baselines=(), ablations=False)
+    with pytest.raises(DatasetError):
+        run_training(config, world["settings"])
+    name = world["settings"].model_name
+    assert str(tracking.alias_version(name, tracking.CHAMPION).version) == "1"
+    assert [r["version"] for r in tracking.list_versions(name)] == ["1"]
+
+
+@pytest.mark.parametrize(
+    ("challenger", "champion", "tolerance", "promote"),
+    [
+        (0.30, None, 0.0, True),
+        (0.30, 0.30, 0.0, True),
+        (0.29, 0.30, 0.0, False),
+        (0.29, 0.30, 0.05, True),
+        (0.31, 0.30, 0.0, True),
+    ],
+)
+def test_gate_promotes_only_when_not_worse(challenger, champion, tolerance, promote):
+    decision = tracking.decide_gate(
+        {"m": challenger}, None if champion is None else {"m": champion}, "3", "m", tolerance
+    )
+    assert decision.promote is promote
+    assert decision.metric == "m" and decision.reason
+
+
+def test_personal_data_guard_refuses_nips():
+    with pytest.raises(tracking.PersonalDataError):
+        tracking.assert_no_personal_data({"x": "198512272012031001"}, "params")
+    tracking.assert_no_personal_data({"x": "p_0123abcd", "y": 0.30000000000000004}, "params")
+
+
+def test_validate_cli_exit_codes(world, tmp_path):
+    runner = CliRunner()
+    ok = runner.invoke(app, ["validate", "--data", str(world["data"])])
+    assert ok.exit_code == 0, ok.output
+    broken = tmp_path / "bad"
+    shutil.copytree(world["data"], broken)
+    units = broken / "units.csv"
+    units.write_text(units.read_text() + "KEC-X,Kecamatan X,NO-SUCH-UNIT\n")
+    bad = runner.invoke(app, ["validate", "--data", str(broken)])
+    assert bad.exit_code == 1
+    assert "units.csv" in bad.output and "parent_unit_id" in bad.output
+
+
+def test_model_artifact_holds_no_nip(world):
+    """The joblib planner inside the pyfunc carries what it learned, not who it learned from."""
+    import pickle
+
+    name = world["settings"].model_name
+    planner = mlflow.pyfunc.load_model(f"models:/{name}@champion").unwrap_python_model().planner
+    blob = pickle.dumps(planner).decode("latin-1")
+    assert not _leaks(blob, _known_nips(world))
