@@ -26,9 +26,17 @@ $(BIN)/kompeten: pyproject.toml
 
 setup: $(BIN)/kompeten ## Create .venv and install kompeten with its test tools
 
-run: setup ## Main job on the embedded default: demo data -> validate -> train -> serve
+run: setup ## Main job on the embedded default: demo data -> validate -> train -> plans -> serve
 	$(BIN)/kompeten demo-data --out $(DATA) --employees $(EMPLOYEES)
 	$(BIN)/kompeten validate --data $(DATA)
+	$(BIN)/kompeten train --data $(DATA)
+	$(BIN)/kompeten plan --data $(DATA) --out var/plans.jsonl
+	@echo "API key for HR systems (role hr_system):"
+	@$(BIN)/kompeten keys create --role hr_system --label make-run-hr
+	@echo "API key for the manager of Kecamatan Kertapati (role manager, for the pages):"
+	@$(BIN)/kompeten keys create --role manager --unit KEC-KERTAPATI --label make-run-manager
+	@echo "Serving on http://$(HOST):$(PORT)  API docs: http://$(HOST):$(PORT)/docs  manager pages: http://$(HOST):$(PORT)/"
+	KOMPETEN_DATA_DIR=$(DATA) $(BIN)/kompeten serve --host $(HOST) --port $(PORT)
 
 demo: setup ## Only write and validate the demo dataset
 	$(BIN)/kompeten demo-data --out $(DATA) --employees $(EMPLOYEES)

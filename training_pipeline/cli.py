@@ -369,16 +369,38 @@ def plan(
         str | None,
         typer.Option("--model-uri", help="MLflow model URI (default: models:/<name>@champion)."),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="pandas (one process) or spark (Apache Spark, one task per kecamatan/dinas; "
+            "needs `pip install 'kompeten[spark]'` and Java 17+).",
+        ),
+    ] = "pandas",
+    spark_master: Annotated[
+        str,
+        typer.Option(
+            "--spark-master", help="Spark master URL for --engine spark (local[*], spark://...)."
+        ),
+    ] = "local[*]",
 ) -> None:
     """Write one development plan per active employee (JSON Lines) with the champion model.
 
     Each line: nip, gaps, training_path (ordered, with reasons in Bahasa Indonesia and
     English), total_jp, mentor (optimal assignment within each kecamatan/dinas),
-    participation_risk and model_version.
+    participation_risk and model_version. `--engine spark` writes the same file (and Parquet
+    beside it, in <out>.spark/) from Spark; see docs/scale.md.
     """
     from features.io import DatasetError
     from features.settings import get_settings
-    from training_pipeline.batch_plan import run_plan
+
+    if engine not in ("pandas", "spark"):
+        raise typer.BadParameter("must be pandas or spark", param_hint="--engine")
+    if engine == "spark":
+        from training_pipeline.spark_plan import run_plan_spark as run_plan_engine
+    else:
+        from training_pipeline.batch_plan import run_plan as run_plan_engine
+    extra = {"master": spark_master} if engine == "spark" else {}
 
     _require_folder(data)
     settings = get_settings()
@@ -392,7 +414,7 @@ def plan(
                 else:
                     progress.update(task, description=step)
 
-            summary = run_plan(
+            summary = run_plan_engine(
                 data,
                 out_file,
                 settings,
@@ -401,6 +423,7 @@ def plan(
                 mentor_capacity=mentor_capacity,
                 model_uri=model_uri,
                 progress=_report,
+                **extra,
             )
     except DatasetError as exc:
         _dataset_error_exit(exc)
@@ -462,6 +485,59 @@ def pair(
         console.print(str(exc), markup=False, highlight=False)
         raise typer.Exit(code=1) from None
     _print_summary("Mentor pairs written", summary)
+
+
+@app.command("experiment")
+def experiment(
+    name: Annotated[
+        str,
+        typer.Argument(help="baselines, jp-budget, candidates or risk-threshold."),
+    ],
+    data: DataDir = Path("var/demo"),
+    truth: Annotated[
+        Path | None, typer.Option("--truth", help="Hidden truth (default: <data>-truth).")
+    ] = None,
+) -> None:
+    """Re-run an MLflow experiment definition (experiments/definitions.py) on a dataset.
+
+    Each variant is an unregistered training run in the MLflow experiment kompeten-exp-NAME;
+    the comparison of every variant against the baselines and ablations is written to
+    experiments/results/NAME.csv. Experiments never change the champion.
+    """
+    from experiments.definitions import EXPERIMENTS
+    from experiments.runner import run_experiment
+    from features.io import DatasetError
+    from features.settings import get_settings
+    from training_pipeline.train import TrainConfig
+
+    if name not in EXPERIMENTS:
+        raise typer.BadParameter(
+            f"unknown experiment; known: {', '.join(sorted(EXPERIMENTS))}", param_hint="NAME"
+        )
+    _require_folder(data)
+    settings = get_settings()
+    settings.ensure_home()
+    if truth is None:
+        sibling = data.parent / f"{data.name}-truth"
+        truth = sibling if sibling.is_dir() else None
+    base = TrainConfig(data_dir=data, truth_dir=truth)
+    try:
+        with _progress_bar() as progress:
+            task = progress.add_task(name, total=None)
+            table, path = run_experiment(
+                name, base, settings, lambda step, _f: progress.update(task, description=step)
+            )
+    except DatasetError as exc:
+        _dataset_error_exit(exc)
+        return
+    cols = [
+        col
+        for col in ("variant", "model", "holdout_ndcg_at_10", "true_closure_per_jp",
+                    "est_closure_per_jp", "share_reaching_min_jp")
+        if col in table.columns
+    ]  # fmt: skip
+    out.print(table[cols].round(4).to_string(index=False), soft_wrap=True)
+    out.print(f"comparison written to {path}")
 
 
 @app.command("serve")
