@@ -27,6 +27,7 @@ from serving.config import ServingSettings, get_serving_settings
 from serving.db import create_schema, make_engine, session_factory
 from serving.keys import KeyStore
 from serving.metrics import PrometheusMiddleware, ServingMetrics
+from serving.pages import install as install_pages
 from serving.routes import admin, employees, health, mentoring, recommendations, reviews
 from serving.state import CHAMPION, StateHolder, StateSource
 
@@ -163,4 +164,5 @@ def create_app(
     app.add_middleware(PrometheusMiddleware, metrics=metrics)  # outermost: counts the 500s too
     for module in (health, recommendations, employees, mentoring, reviews, admin):
         app.include_router(module.router)
+    install_pages(app)  # manager pages under /halaman and their static files
     return app

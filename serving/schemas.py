@@ -137,6 +137,11 @@ class PlanChanges(_Request):
 
     add_course_ids: list[CourseId] = Field(default_factory=list, max_length=50)
     remove_course_ids: list[CourseId] = Field(default_factory=list, max_length=50)
+    course_order: list[CourseId] = Field(
+        default_factory=list,
+        max_length=50,
+        description="The path's courses in the order the manager wants them (reorder).",
+    )
     mentor_nip: Nip | None = None
     jp_budget: int | None = Field(None, ge=1, le=JP_BUDGET_MAX)
 
@@ -144,6 +149,7 @@ class PlanChanges(_Request):
         return not (
             self.add_course_ids
             or self.remove_course_ids
+            or self.course_order
             or self.mentor_nip is not None
             or self.jp_budget is not None
         )
