@@ -47,6 +47,7 @@ from mlflow.tracing.constant import SpansLocation, TraceMetadataKey, TraceTagKey
 from mlflow.tracing.utils import generate_trace_id_v3
 from opentelemetry.sdk.trace import TracerProvider
 
+from features.privacy import NIP_PATTERN, PersonalDataError, refuse_nip_like
 from features.pseudonym import pseudonymize
 from features.settings import Settings
 
@@ -67,7 +68,7 @@ TABLE_COLUMNS = (
     "risk",
     "latency_ms",
 )
-_NIP_RE = re.compile(r"(?<!\d)\d{18}(?!\d)")
+_NIP_RE = NIP_PATTERN
 _METRIC_KEY_RE = re.compile(r"[^0-9A-Za-z_\-./ ]")
 _PSEUDONYM_CACHE_MAX = 65_536
 _SCHEMA = """
@@ -151,10 +152,6 @@ class FlushResult:
         return self.error is None
 
 
-class PersonalDataError(ValueError):
-    """Something about to reach MLflow looks like a clear NIP: the batch is held back for good."""
-
-
 class Shipper(Protocol):
     """Where batches go. `ship` must be idempotent per batch and raise when not accepted."""
 
@@ -229,12 +226,6 @@ def batch_table(records: Sequence[Record]) -> str:
             )
         )
     return buffer.getvalue()
-
-
-def refuse_nip_like(text: str, where: str) -> None:
-    """Last guard before MLflow: an 18-digit run means a clear NIP slipped through."""
-    if _NIP_RE.search(text):
-        raise PersonalDataError(f"{where}: holds an NIP-like value; refusing to send it to MLflow")
 
 
 def retry_delay(failures: int, interval_s: float, base_s: float, cap_s: float) -> float:

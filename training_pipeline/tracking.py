@@ -6,8 +6,6 @@ NIPs first (`assert_no_personal_data`), because a leak there cannot be taken bac
 
 from __future__ import annotations
 
-import json
-import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -21,29 +19,11 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
+from features.privacy import PersonalDataError, assert_no_personal_data  # noqa: F401
 from features.settings import Settings
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
-_NIP_RE = re.compile(r"(?<!\d)\d{18}(?!\d)")
-
-
-class PersonalDataError(ValueError):
-    """Raised when something about to be logged to MLflow looks like a clear-text NIP."""
-
-
-def assert_no_personal_data(value: Any, where: str) -> None:
-    """Refuse 18-digit runs (NIP-shaped) in anything sent to MLflow."""
-    if isinstance(value, pd.DataFrame):
-        for col in value.columns:
-            if value[col].dtype == object or str(value[col].dtype) in ("str", "string"):
-                hits = value[col].astype(str).str.contains(_NIP_RE, na=False)
-                if bool(hits.any()):
-                    raise PersonalDataError(f"{where}: column {col!r} holds NIP-like values")
-        return
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    if _NIP_RE.search(text):
-        raise PersonalDataError(f"{where}: holds an NIP-like value")
 
 
 def configure(settings: Settings) -> str:
