@@ -7,14 +7,16 @@ every stage, so the stages agree on what was known and nothing is computed twice
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import pandas as pd
 
 from features import columns as c
-from features.as_of import AsOfLike, tables_as_of
+from features.as_of import AsOfLike, tables_as_of, to_as_of
 from features.competency import (
     CompetencyMatrices,
     assessment_history,
@@ -59,8 +61,65 @@ class FeatureSet:
         )
 
 
+class _FeatureCache:
+    """Feature sets of ONE tables object by date, kept while a `feature_cache()` block runs.
+
+    A training run asks for the same snapshot dates many times (recommender, risk model,
+    mentor scorer, evaluation). FeatureSets are immutable, so sharing them is safe; holding
+    the tables object itself (not its id) means a stale hit is impossible.
+    """
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self.tables: object | None = None
+        self.entries: OrderedDict[pd.Timestamp, FeatureSet] = OrderedDict()
+
+    def get(self, tables: object, as_of: pd.Timestamp) -> FeatureSet | None:
+        if tables is not self.tables:
+            return None
+        hit = self.entries.get(as_of)
+        if hit is not None:
+            self.entries.move_to_end(as_of)
+        return hit
+
+    def put(self, tables: object, as_of: pd.Timestamp, fs: FeatureSet) -> None:
+        if tables is not self.tables:
+            self.tables = tables
+            self.entries.clear()
+        self.entries[as_of] = fs
+        while len(self.entries) > self.max_entries:
+            self.entries.popitem(last=False)
+
+
+_CACHE: _FeatureCache | None = None
+
+
+@contextmanager
+def feature_cache(max_entries: int = 8) -> Iterator[None]:
+    """Reuse feature sets built for the same tables and date inside this block."""
+    global _CACHE
+    previous, _CACHE = _CACHE, _FeatureCache(max_entries)
+    try:
+        yield
+    finally:
+        _CACHE = previous
+
+
 def build_features(tables: Mapping[str, pd.DataFrame], as_of: AsOfLike) -> FeatureSet:
     """Every feature frame at `as_of`, computed only from what was known then."""
+    cache = _CACHE
+    if cache is not None:
+        key = to_as_of(as_of)
+        hit = cache.get(tables, key)
+        if hit is not None:
+            return hit
+        fs = _build_features(tables, as_of)
+        cache.put(tables, key, fs)
+        return fs
+    return _build_features(tables, as_of)
+
+
+def _build_features(tables: Mapping[str, pd.DataFrame], as_of: AsOfLike) -> FeatureSet:
     timings: dict[str, float] = {}
 
     def timed(stage: str, fn: Callable[[], object]):

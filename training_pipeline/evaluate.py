@@ -199,15 +199,16 @@ def path_rule_violations(
     for frame in (view.completed, view.ongoing):
         for nip, cid in zip(frame[c.NIP].astype(str), frame[c.COURSE_ID].astype(str), strict=True):
             taken.setdefault(nip, set()).add(cid)
-    plans = []
-    for nip, steps in paths.groupby(c.NIP, sort=False):
-        records = steps.sort_values("order").to_dict("records")
-        plans.append(
-            {
-                c.NIP: nip,
-                "training_path": records,
-                "total_jp": int(steps[c.HOURS_JP].sum()),
-                "mentor": None,
-            }
-        )
+    by_nip: dict[str, list[dict[str, Any]]] = {}
+    for record in paths.sort_values([c.NIP, "order"], kind="stable").to_dict("records"):
+        by_nip.setdefault(str(record[c.NIP]), []).append(record)
+    plans = [
+        {
+            c.NIP: nip,
+            "training_path": steps,
+            "total_jp": int(sum(int(step[c.HOURS_JP]) for step in steps)),
+            "mentor": None,
+        }
+        for nip, steps in by_nip.items()
+    ]
     return plan_violations(plans, catalog, taken, jp_budget)

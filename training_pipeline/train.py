@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from features import columns as c
-from features.build import build_features
+from features.build import build_features, feature_cache
 from features.io import load_dataset
-from features.plan_input import employee_view, to_plan_input
+from features.plan_input import AS_OF, EmployeeView, employee_view, to_plan_input
 from features.pseudonym import pseudonymize_many
 from features.settings import Settings
 from training_pipeline import evaluate
@@ -49,6 +49,10 @@ class TrainConfig:
     gate_tolerance: float = 0.0
     baselines: tuple[str, ...] = ("popularity", "content", "als")
     ablations: bool = True
+    #: Evaluation uses whole planning partitions (kecamatan/dinas) up to this many employees:
+    #: metrics on ~5,000 people are precise enough, and training time stays flat as the
+    #: organisation grows. Fitting always uses everyone.
+    eval_max_employees: int = 5000
 
 
 @dataclass
@@ -127,15 +131,36 @@ def risk_snapshots(tables: Mapping[str, pd.DataFrame], label_end: pd.Timestamp) 
     return training_snapshots(label_end, horizon_days=HORIZON_DAYS, earliest=floor)
 
 
+_RISK_FRAMES: dict[tuple[int, tuple], tuple[Any, pd.DataFrame, pd.Series]] = {}
+
+
+def risk_frame(tables: Mapping[str, pd.DataFrame], dates: list) -> tuple[pd.DataFrame, pd.Series]:
+    """`risk_training_frame`, remembered for the last few date sets of the same tables.
+
+    The holdout evaluation needs the training frame the risk model was fitted on; building it
+    twice costs a minute at 100,000 employees.
+    """
+    from features.risk_features import risk_training_frame
+
+    key = (id(tables), tuple(dates))
+    hit = _RISK_FRAMES.get(key)
+    if hit is not None and hit[0] is tables:
+        return hit[1], hit[2]
+    X, y = risk_training_frame(tables, dates, horizon_days=HORIZON_DAYS)
+    if len(_RISK_FRAMES) >= 3:
+        _RISK_FRAMES.clear()
+    _RISK_FRAMES[key] = (tables, X, y)
+    return X, y
+
+
 def fit_risk(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp, seed: int) -> Any:
     """Participation-risk model on stacked snapshots (None when there is no signal)."""
-    from features.risk_features import risk_training_frame
     from model.risk import ParticipationRisk
 
     dates = risk_snapshots(tables, as_of)
     if not dates:
         return None
-    X, y = risk_training_frame(tables, dates, horizon_days=HORIZON_DAYS)
+    X, y = risk_frame(tables, dates)
     y_arr = np.asarray(y, dtype=np.int64)
     if len(y_arr) < 20 or y_arr.min() == y_arr.max():
         return None
@@ -217,6 +242,29 @@ def _active_course_ids(tables: Mapping[str, pd.DataFrame]) -> list[str]:
     return courses.loc[courses[c.ACTIVE].to_numpy(dtype=bool), c.COURSE_ID].astype(str).tolist()
 
 
+def evaluation_view(
+    view: EmployeeView, tables: Mapping[str, pd.DataFrame], config: TrainConfig
+) -> EmployeeView:
+    """Whole planning partitions, in a seeded random order, up to `eval_max_employees`.
+
+    Whole partitions keep mentor pairing exact (mentors and mentees stay together).
+    """
+    from features.units import partition_of_units
+
+    if len(view.employees) <= config.eval_max_employees:
+        return view
+    part = partition_of_units(tables[c.UNITS])
+    keys = view.employees[c.UNIT_ID].astype(str).map(part).fillna("?")
+    groups = {k: list(g) for k, g in view.employees[c.NIP].groupby(keys.to_numpy(), sort=True)}
+    order = np.random.default_rng(config.seed).permutation(sorted(groups))
+    chosen: list[str] = []
+    for key in order:
+        if chosen and len(chosen) + len(groups[key]) > config.eval_max_employees:
+            continue
+        chosen.extend(groups[key])
+    return view.subset(chosen)
+
+
 def evaluate_holdout(
     tables: Mapping[str, pd.DataFrame],
     as_of: pd.Timestamp,
@@ -227,7 +275,6 @@ def evaluate_holdout(
 
     Returns per-model ranking rows, risk metrics, and extra objects (calibration table).
     """
-    from features.risk_features import risk_training_frame
     from model.metrics import calibration_table
     from model.recommender import TrainingPathRecommender
     from model.risk import past_rate_baseline
@@ -236,7 +283,7 @@ def evaluate_holdout(
     _step(progress, "holdout: fitting the planner before the cutoff")
     twin = fit_planner(tables, cutoff, config)
     fs_cut = build_features(tables, cutoff)
-    view_cut = employee_view(tables, fs_cut)
+    view_cut = evaluation_view(employee_view(tables, fs_cut), tables, config)
     relevant = evaluate.relevant_completions(tables, cutoff, as_of)
     catalog = _active_course_ids(tables)
     rows: dict[str, dict[str, float]] = {}
@@ -263,8 +310,8 @@ def evaluate_holdout(
     if twin.risk_model is not None:
         _step(progress, "holdout: participation risk")
         dates = risk_snapshots(tables, cutoff)
-        X_train, y_train = risk_training_frame(tables, dates, horizon_days=HORIZON_DAYS)
-        X_test, y_test = risk_training_frame(tables, [cutoff], horizon_days=HORIZON_DAYS)
+        X_train, y_train = risk_frame(tables, dates)
+        X_test, y_test = risk_frame(tables, [cutoff])
         if len(y_test) and np.unique(np.asarray(y_test)).size == 2:
             p = twin.risk_model.predict_proba(X_test)[:, 1]
             base = past_rate_baseline(X_train, y_train, X_test)
@@ -284,7 +331,7 @@ def evaluate_plans(
 ) -> tuple[dict[str, dict[str, float]], dict[str, pd.DataFrame], dict[str, float]]:
     """Plans at `as_of` from the final planner, its ablations and the baselines: gap closure."""
     fs = build_features(tables, as_of)
-    view = employee_view(tables, fs)
+    view = evaluation_view(employee_view(tables, fs), tables, config)
     n = len(view.employees)
     risks = planner.risks(view)
     risk_map = {k: float(v) for k, v in risks.items() if pd.notna(v)}
@@ -347,20 +394,22 @@ def run_training(
     if config.truth_dir is not None and Path(config.truth_dir).is_dir():
         truth = load_truth(config.truth_dir)
 
-    t0 = time.perf_counter()
-    ranking_rows, risk_metrics, extra = evaluate_holdout(tables, as_of, config, progress)
-    timings["holdout"] = time.perf_counter() - t0
+    with feature_cache():
+        t0 = time.perf_counter()
+        ranking_rows, risk_metrics, extra = evaluate_holdout(tables, as_of, config, progress)
+        timings["holdout"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    _step(progress, "fitting the final planner on all data")
-    planner = fit_planner(tables, as_of, config, progress=progress)
-    timings["fit_final"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        _step(progress, "fitting the final planner on all data")
+        planner = fit_planner(tables, as_of, config, progress=progress)
+        timings["fit_final"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    plan_rows, paths, mentor_metrics = evaluate_plans(
-        tables, planner, as_of, config, truth, progress
-    )
-    timings["plans"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        plan_rows, paths, mentor_metrics = evaluate_plans(
+            tables, planner, as_of, config, truth, progress
+        )
+        timings["plans"] = time.perf_counter() - t0
+        example = _input_example(tables, as_of, settings)
 
     comparison = _comparison_table(ranking_rows, plan_rows)
     metrics = _flat_metrics(comparison, risk_metrics, mentor_metrics)
@@ -407,14 +456,13 @@ def run_training(
         _log_plots(tracking, plots, comparison, extra, paths)
         tracking.log_metrics({f"seconds_{k}": v for k, v in timings.items()})
         if config.register:
-            version, decision = _register(
-                planner, tables, as_of, settings, config, metrics, tracking
-            )
+            version, decision = _register(planner, example, settings, config, metrics, tracking)
             tracking.log_dict(decision.as_dict(), "gate_decision.json")
             tracking.set_tags(
                 {"gate.promote": str(decision.promote), "gate.reason": decision.reason}
             )
     timings["total"] = time.perf_counter() - t_start
+    _RISK_FRAMES.clear()
     return TrainResult(
         run_id=run_id,
         version=None if version is None else str(version),
@@ -483,8 +531,7 @@ def _log_plots(
 
 def _register(
     planner: Any,
-    tables: Mapping[str, pd.DataFrame],
-    as_of: pd.Timestamp,
+    example: pd.DataFrame,
     settings: Settings,
     config: TrainConfig,
     metrics: Mapping[str, float],
@@ -493,7 +540,6 @@ def _register(
     """Log the pyfunc, register a version, alias it challenger, then apply the gate."""
     from model.pyfunc_model import PLANNER_ARTIFACT, PlannerPyfunc
 
-    example = _input_example(tables, as_of, settings)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "planner.joblib"
         joblib.dump(planner, path, compress=3)
@@ -503,7 +549,7 @@ def _register(
             example,
             settings.model_name,
             pip_requirements=_requirements(),
-            metadata={"as_of": as_of.date().isoformat()},
+            metadata={"as_of": str(example[AS_OF].iloc[0])},
         )
     name = settings.model_name
     champion = tracking.alias_version(name, tracking.CHAMPION)
