@@ -237,7 +237,7 @@ def _read_csv(path: Path, spec: TableSpec) -> tuple[pd.DataFrame, TableSource, l
         )
         for i in short
     ]
-    position = {}
+    position: dict[str, int] = {}
     for i, name in enumerate(header):
         position.setdefault(name, i)
     table, reported, problems = _type_columns(

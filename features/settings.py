@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     )
     gate_metric: str = "holdout_ndcg_at_10"
     prediction_outbox_path: Path | None = Field(
-        None, description="SQLite outbox of served predictions (default: home/prediction_outbox.db)."
+        None,
+        description="SQLite outbox of served predictions (default: home/prediction_outbox.db).",
     )
     prediction_flush_seconds: float = Field(
         30.0, gt=0, description="How often served predictions are shipped to MLflow."

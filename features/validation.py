@@ -668,7 +668,7 @@ class _Checks:
                 bad,
                 c.END_DATE,
                 "end_after_start",
-                lambda rows, start=start: [
+                lambda rows, start=start: [  # type: ignore[misc]
                     f"end_date is before start_date {start.iloc[r]:%Y-%m-%d}" for r in rows
                 ],
             )

@@ -129,6 +129,8 @@ class DevelopmentPlanner:
         """Optimal mentor assignment among the employees of the view (one mentor per mentee)."""
         from model.mentor_pairing import pair_mentors
 
+        if self.mentor_scorer is None:
+            raise ValueError("this planner has no mentor scorer")
         cap = self.mentor_capacity if capacity is None else int(capacity)
         rules.setdefault("competency_names", self.competency_names)
         return pair_mentors(view, self.mentor_scorer, capacity=cap, **rules)
@@ -137,6 +139,8 @@ class DevelopmentPlanner:
         """Eligible mentors of one employee, best first, with scores and reasons."""
         from model.mentor_pairing import rank_mentors
 
+        if self.mentor_scorer is None:
+            raise ValueError("this planner has no mentor scorer")
         return rank_mentors(
             view, self.mentor_scorer, nip, top_k=top_k, competency_names=self.competency_names
         )

@@ -12,11 +12,12 @@ from typing import Any
 import joblib
 import mlflow.pyfunc
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 PLANNER_ARTIFACT = "planner"
 
 
-class PlannerPyfunc(mlflow.pyfunc.PythonModel):
+class PlannerPyfunc(PythonModel):
     """Wraps a fitted `model.planner.DevelopmentPlanner` stored as a joblib artifact."""
 
     def __init__(self, planner: Any | None = None) -> None:

@@ -18,6 +18,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.pyfunc import PythonModel
 
 from features.privacy import PersonalDataError, assert_no_personal_data  # noqa: F401
 from features.settings import Settings
@@ -98,7 +99,7 @@ def set_tags(tags: Mapping[str, str]) -> None:
 
 
 def log_pyfunc_model(
-    python_model: mlflow.pyfunc.PythonModel,
+    python_model: PythonModel,
     artifacts: Mapping[str, str],
     input_example: pd.DataFrame,
     registered_model_name: str,
