@@ -127,18 +127,25 @@ def active_nips(data_dir: Path) -> list[str]:
         return [r["nip"] for r in csv.DictReader(fh) if r["active"].strip().lower() == "true"]
 
 
-def get_status(url: str, timeout: float = 2.0) -> int:
+def get_json(url: str, timeout: float = 2.0) -> tuple[int, dict[str, Any]]:
+    """(status, JSON body); status 0 when nothing answered."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
-            return int(response.status)
+            return int(response.status), json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
-        return int(exc.code)
-    except OSError:
-        return 0
+        try:
+            return int(exc.code), json.loads(exc.read() or b"{}")
+        except ValueError:
+            return int(exc.code), {}
+    except (OSError, ValueError):
+        return 0, {}
 
 
 def wait_ready(base: str, server: subprocess.Popen, timeout: float, log: Path) -> None:
-    """Until /readyz answers 200 many times in a row: every worker has loaded its state."""
+    """Until /readyz answers 200 many times in a row: every worker has loaded its state.
+
+    The benchmark turns polling off, so a failed first load never recovers: stop at once.
+    """
     deadline = time.monotonic() + timeout
     streak = 0
     while streak < 20:
@@ -146,11 +153,14 @@ def wait_ready(base: str, server: subprocess.Popen, timeout: float, log: Path) -
             raise RuntimeError(f"the service exited (code {server.returncode}); see {log}")
         if time.monotonic() > deadline:
             raise TimeoutError(f"the service was not ready within {timeout:.0f} s; see {log}")
-        if get_status(base + "/readyz") == 200:
+        status, body = get_json(base + "/readyz")
+        if status == 200:
             streak += 1
-        else:
-            streak = 0
-            time.sleep(0.25)
+            continue
+        streak = 0
+        if body.get("last_error"):
+            raise RuntimeError(f"the service could not load the model: {body['last_error']}")
+        time.sleep(0.25)
 
 
 def start_service(home: Path, port: int, workers: int) -> subprocess.Popen:
@@ -341,12 +351,14 @@ def main() -> None:
             "runs": args.runs,
             "connections": connections,
             "endpoints": ENDPOINTS,
-            "note": "wrk and the service share this machine",
+            "note": "wrk and the service share this machine; model polling off; served "
+            "predictions are logged and shipped to the demo's SQLite MLflow as in production",
         },
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         },
         "summary": summary,
         "runs": runs,

@@ -30,6 +30,7 @@ _bearer = HTTPBearer(auto_error=False, description="The same API key as a bearer
 
 #: Error responses for the OpenAPI document, by status.
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorPublic, "description": "The body is not valid JSON or not UTF-8."},
     401: {"model": ErrorPublic, "description": "No API key, or an invalid or revoked one."},
     403: {"model": ErrorPublic, "description": "The key's role or units do not allow this."},
     404: {"model": ErrorPublic, "description": "No such active employee or unit."},

@@ -1,32 +1,67 @@
-"""An employee's full development plan (the default budget; cached after the first request)."""
+"""An employee's full development plan at the default budget (serialised at load).
+
+Like the training path, the common request is answered by `PlanRoute` from the body the state
+serialised at load; everything else goes to the declared handler (see
+`serving.routes.recommendations.PrecomputedRoute`).
+"""
 
 from __future__ import annotations
 
 import math
 import time
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
 
-from serving.deps import ERRORS, KeyDep, NipPath, PredictionLogDep, StateDep, authorize_employee
+from serving.deps import (
+    ERRORS,
+    KeyDep,
+    NipPath,
+    authorize_employee,
+    get_prediction_log,
+    get_state,
+)
+from serving.routes.recommendations import (
+    PrecomputedRoute,
+    cached_caller,
+    json_response,
+    may_read,
+    send_answer,
+)
 from serving.schemas import PlanPublic
 
 router = APIRouter(prefix="/v1/employees", tags=["employees"])
 
 
-@router.get(
-    "/{nip}/plan",
-    response_model=PlanPublic,
-    responses=ERRORS,
-    summary="Full development plan of one employee",
-)
-async def read_plan(
-    nip: NipPath, state: StateDep, key: KeyDep, predictions: PredictionLogDep
-) -> PlanPublic:
+class PlanRoute(PrecomputedRoute):
+    async def precomputed(self, request: Request) -> Response | None:
+        start = time.perf_counter()
+        state = request.app.state.holder.state
+        if state is None:
+            return None
+        key = cached_caller(request)
+        if key is None:
+            return None
+        nip = str(request.path_params.get("nip", "")).replace(" ", "")
+        answer = state.cached_answer(nip)
+        if answer is None or not may_read(state, key, nip):
+            return None
+        request.state.key_id = key.key_id
+        predictions = request.app.state.predictions
+        return send_answer("plan", answer.plan_body, answer, nip, state, predictions, start)
+
+
+async def read_plan(nip: NipPath, request: Request, key: KeyDep) -> Response:
     """Gaps, the training path within the default JP budget, the assigned mentor (from the
     optimal assignment over all employees) and the participation risk with its note."""
     start = time.perf_counter()
+    state = get_state(request)
+    predictions = get_prediction_log(request)
     authorize_employee(state, key, nip)
+    answer = state.cached_answer(nip)
+    if answer is not None:
+        return send_answer("plan", answer.plan_body, answer, nip, state, predictions, start)
     plan = state.cached_plan(nip)
     if plan is None:  # beyond the precomputed plans: plan off the event loop, then cached
         plan = await run_in_threadpool(state.plan, nip)
@@ -41,4 +76,15 @@ async def read_plan(
         plan["participation_risk"],
         (time.perf_counter() - start) * 1000.0,
     )
-    return result
+    return json_response(result.model_dump_json())
+
+
+router.add_api_route(
+    "/{nip}/plan",
+    read_plan,
+    methods=["GET"],
+    response_model=PlanPublic,
+    responses=ERRORS,
+    summary="Full development plan of one employee",
+    route_class_override=PlanRoute,
+)

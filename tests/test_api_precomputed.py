@@ -1,0 +1,114 @@
+"""The answers serialised at load are exactly what the handlers would build, and the precomputed
+route only answers what the handler would answer the same way."""
+
+from __future__ import annotations
+
+import gc
+
+from conftest_serving import (
+    auth,
+    client_fixture,  # noqa: F401
+    leaf_unit,
+    nip_in,
+    nip_outside,
+    predictions_fixture,  # noqa: F401
+    world_fixture,  # noqa: F401
+)
+from fastapi import HTTPException
+
+from serving.routes import recommendations
+from serving.schemas import PlanPublic, TrainingPathPublic
+
+PATH = "/v1/recommendations/training-path"
+
+
+def _expected(state, nip: str) -> tuple[bytes, bytes]:
+    """The plan and training-path bodies as the handlers render them from the plan dict."""
+    plan = state.cached_plan(nip)
+    as_of, budget = state.as_of.date(), state.default_jp_budget
+    steps = plan["training_path"]
+    plan_body = PlanPublic.from_plan(plan, as_of, budget).model_dump_json()
+    path_body = TrainingPathPublic.from_plan(
+        {**plan, "total_jp": sum(int(s["hours_jp"]) for s in steps)},
+        as_of,
+        budget,
+        risk_reasons=state.risk_reasons(nip),
+        truncated=False,
+    ).model_dump_json()
+    return plan_body.encode(), path_body.encode()
+
+
+def test_every_precomputed_body_equals_the_rendered_model(world):
+    state = world.state()
+    nips = world.view.employees["nip"].astype(str).tolist()
+    assert len(state._answers) == len(nips)  # every active employee of the demo is precomputed
+    for nip in nips:
+        answer = state.cached_answer(nip)
+        assert (answer.plan_body, answer.training_path_body) == _expected(state, nip), nip
+        steps = state.cached_plan(nip)["training_path"]
+        assert list(answer.course_ids) == [s["course_id"] for s in steps]
+
+
+def test_precomputed_route_answers_like_the_handler(client, world, predictions, monkeypatch):
+    nip = nip_in(world, leaf_unit(world))
+    headers = auth(world, "hr")
+    cold = client.post(PATH, json={"nip": nip}, headers=headers)  # key verified by the handler
+    warm = client.post(PATH, json={"nip": nip}, headers=headers)  # key cached: precomputed
+    assert cold.status_code == warm.status_code == 200
+    assert cold.content == warm.content == _expected(world.state(), nip)[1]
+    assert warm.headers["content-type"] == "application/json"
+    first, second = predictions.records[-2:]
+    assert first[:5] == second[:5]  # kind, nip, version, items, scores
+    assert second[:3] == ("training_path", nip, "1") and isinstance(second[3], list)
+
+    # The handler is the only caller of `authorize_employee`: make it fail to see who answers.
+    def refuse(*args, **kwargs):
+        raise HTTPException(418, "handler")
+
+    monkeypatch.setattr(recommendations, "authorize_employee", refuse)
+    assert client.post(PATH, json={"nip": nip}, headers=headers).status_code == 200
+    grouped = f"{nip[:8]} {nip[8:14]} {nip[14]} {nip[15:]}"
+    assert client.post(PATH, json={"nip": grouped}, headers=headers).status_code == 200
+    bearer = {"Authorization": f"Bearer {world.keys['hr']}"}
+    assert client.post(PATH, json={"nip": nip}, headers=bearer).status_code == 200
+    default = {"nip": nip, "jp_budget": 40, "top_k": 50}
+    assert client.post(PATH, json=default, headers=headers).status_code == 200
+    for handled, status in (
+        ({"nip": nip, "top_k": 1}, 418),  # cuts the path
+        ({"nip": nip, "jp_budget": 12}, 418),  # another budget
+        ({"nip": nip, "jp_budget": "40"}, 418),  # a coercion pydantic decides on
+        ({"nip": "199001012015011999"}, 418),  # nobody has it: the handler's 404
+        ({"nip": nip, "top_k": 51}, 422),  # out of range: refused before the handler
+        ({"nip": nip, "extra": 1}, 422),  # unknown field: refused before the handler
+    ):
+        assert client.post(PATH, json=handled, headers=headers).status_code == status, handled
+    text = {"Content-Type": "text/plain", **headers}
+    assert client.post(PATH, content=f'{{"nip":"{nip}"}}', headers=text).status_code == 422
+
+
+def test_precomputed_route_keeps_manager_scope_and_key_checks(client, world, monkeypatch):
+    leaf = leaf_unit(world)
+    inside, outside = nip_in(world, leaf), nip_outside(world, leaf)
+    manager = auth(world, "manager_leaf")
+    assert client.get(f"/v1/employees/{inside}/plan", headers=manager).status_code == 200
+    # The key is cached now; outside its units the precomputed route declines, the handler 403s.
+    assert client.get(f"/v1/employees/{outside}/plan", headers=manager).status_code == 403
+    assert client.post(PATH, json={"nip": outside}, headers=manager).status_code == 403
+    assert client.post(PATH, json={"nip": inside}, headers=manager).status_code == 200
+    assert client.post(PATH, json={"nip": inside}).status_code == 401
+    assert (
+        client.post(PATH, json={"nip": inside}, headers=auth(world, "revoked")).status_code == 401
+    )
+
+
+def test_plan_route_precomputed_body(client, world, predictions):
+    nip = nip_in(world, leaf_unit(world))
+    headers = auth(world, "hr")
+    bodies = [client.get(f"/v1/employees/{nip}/plan", headers=headers) for _ in range(2)]
+    assert [b.status_code for b in bodies] == [200, 200]
+    assert bodies[0].content == bodies[1].content == _expected(world.state(), nip)[0]
+    assert predictions.records[-1][:3] == ("plan", nip, "1")
+
+
+def test_loaded_state_is_frozen_out_of_the_garbage_collector(client):
+    assert gc.get_freeze_count() > 0

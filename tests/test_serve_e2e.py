@@ -1,0 +1,225 @@
+"""End to end over real processes: an MLflow tracking server, a trained planner registered
+into it over HTTP, `kompeten serve` loading the champion from it, calls with httpx (readiness,
+training path, plan, a manager's review), then the tracking server is killed.
+
+The service must keep answering with the model version it loaded while the registry is down
+(it keeps the state it has; the poll fails and says so in /readyz). Every process runs in its
+own process group and is killed at the end, also when the test fails.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest_serving import World, leaf_unit, nip_in, serving_world
+
+from features.settings import Settings
+from serving.db import open_database
+from serving.keys import create_key
+
+pytestmark = pytest.mark.slow
+
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for(what: str, check: Callable[[], bool], timeout: float, process: Any = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"{what}: the process exited with code {process.returncode}")
+        try:
+            if check():
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{what}: not within {timeout:.0f} s")
+
+
+class Processes:
+    """Started subprocesses, each in its own group, all stopped by `stop_all`."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.running: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen:
+        log = (self.logs / f"{name}.log").open("w")
+        process = subprocess.Popen(
+            args, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.running[name] = process
+        return process
+
+    def stop(self, name: str) -> None:
+        process = self.running.pop(name)
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
+            except ProcessLookupError:
+                pass
+
+    def stop_all(self) -> None:
+        for name in list(self.running):
+            self.stop(name)
+
+    def tail(self, name: str, lines: int = 30) -> str:
+        path = self.logs / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture(name="processes")
+def processes_fixture(tmp_path: Path) -> Iterator[Processes]:
+    processes = Processes(tmp_path)
+    try:
+        yield processes
+    finally:
+        processes.stop_all()
+
+
+@contextmanager
+def _tracking_uri(uri: str) -> Iterator[None]:
+    """Point this process's MLflow client at `uri`, and back afterwards."""
+    import mlflow
+
+    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(before[0])
+        mlflow.set_registry_uri(before[1])
+
+
+def _register_champion(world: World, settings: Settings) -> str:
+    """The session's trained planner as version 1 of the model, `champion`, in `settings`'
+    registry (the pyfunc `kompeten train` registers, without its evaluation run)."""
+    remote = replace(world, settings=settings)
+    with _tracking_uri(settings.resolved_tracking_uri):
+        version = remote.register_version()
+        remote.promote(version)
+    return version
+
+
+def _create_keys(settings: Settings, unit: str) -> tuple[str, str]:
+    with open_database(settings.resolved_database_url) as sessions, sessions() as session:
+        _, hr = create_key(session, "hr_system", label="e2e")
+        _, manager = create_key(session, "manager", [unit], label="e2e")
+    return hr, manager
+
+
+def test_service_keeps_serving_its_model_when_mlflow_goes_away(tmp_path, processes):
+    mlflow_port, api_port = _free_port(), _free_port()
+    tracking = f"http://127.0.0.1:{mlflow_port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KOMPETEN_", "MLFLOW_"))}
+    env["PYTHONUNBUFFERED"] = "1"
+    mlflow = processes.start(
+        "mlflow",
+        [
+            str(BIN / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(tmp_path / "mlartifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(mlflow_port),
+            "--workers",
+            "1",
+        ],
+        env,
+        tmp_path,
+    )
+    world = serving_world()  # fitted while the tracking server starts (or already, by others)
+    home = tmp_path / "home"
+    settings = Settings(home=home, data_dir=world.data_dir, **{"MLFLOW_TRACKING_URI": tracking})
+    settings.ensure_home()
+    health = f"{tracking}/health"
+    _wait_for("mlflow /health", lambda: httpx.get(health).status_code == 200, 60, mlflow)
+    assert _register_champion(world, settings) == "1"
+    nip = nip_in(world, leaf_unit(world))
+    hr, manager = _create_keys(settings, leaf_unit(world))
+
+    serve_env = {
+        **env,
+        "KOMPETEN_HOME": str(home),
+        "KOMPETEN_DATA_DIR": str(world.data_dir),
+        "MLFLOW_TRACKING_URI": tracking,
+        "OPENBLAS_NUM_THREADS": "1",
+        "KOMPETEN_MODEL_POLL_SECONDS": "1",  # keeps asking the registry, also once it is gone
+        "KOMPETEN_SERVE_MLFLOW_TIMEOUT_S": "2",
+    }
+    serve_args = [str(BIN / "kompeten"), "serve", "--port", str(api_port), "--workers", "1"]
+    service = processes.start("serve", serve_args, serve_env, tmp_path)
+    base = f"http://127.0.0.1:{api_port}"
+    with httpx.Client(base_url=base, timeout=10.0) as client:
+
+        def ready() -> bool:
+            return client.get("/readyz").status_code == 200
+
+        try:
+            _wait_for("service /readyz", ready, 60, service)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{processes.tail('serve')}") from None
+        readiness = client.get("/readyz").json()
+        version = readiness["model_version"]
+        assert readiness["status"] == "ready" and version == "1"
+        assert readiness["n_employees"] > 0
+
+        as_hr, as_manager = {"X-API-Key": hr}, {"X-API-Key": manager}
+        path = client.post("/v1/recommendations/training-path", json={"nip": nip}, headers=as_hr)
+        assert path.status_code == 200, path.text
+        assert path.json()["nip"] == nip and path.json()["model_version"] == version
+        plan = client.get(f"/v1/employees/{nip}/plan", headers=as_manager)
+        assert plan.status_code == 200 and plan.json()["model_version"] == version
+        review = client.post(
+            f"/v1/plans/{nip}/review",
+            json={"decision": "approved", "comment": "sesuai kebutuhan unit"},
+            headers={**as_manager, "Idempotency-Key": "e2e-review-1"},
+        )
+        assert review.status_code == 201, review.text
+        assert review.json()["model_version"] == version
+        reviews = client.get(f"/v1/plans/{nip}/reviews", headers=as_hr).json()
+        assert reviews["count"] == 1 and reviews["reviews"][0]["decision"] == "approved"
+
+        processes.stop("mlflow")
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(health, timeout=2.0)
+
+        def poll_failed() -> bool:
+            return bool(client.get("/readyz").json().get("last_error"))
+
+        _wait_for("a failed poll reported in /readyz", poll_failed, 30, service)
+        readiness = client.get("/readyz").json()
+        assert readiness["status"] == "ready" and readiness["model_version"] == version
+        for body in ({"nip": nip}, {"nip": nip, "jp_budget": 12}):  # precomputed, then planned
+            again = client.post("/v1/recommendations/training-path", json=body, headers=as_hr)
+            assert again.status_code == 200, again.text
+            assert again.json()["model_version"] == version
+        plan_again = client.get(f"/v1/employees/{nip}/plan", headers=as_manager)
+        assert plan_again.status_code == 200 and plan_again.content == plan.content
