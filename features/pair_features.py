@@ -1,7 +1,9 @@
 """Numeric features of (employee, course) pairs, and of (employee, course, competency) bands.
 
 The ranker sees a pair through three blocks: the course (length, mode, provider kind, what
-history says about it: completion rate, post-test score, shrunk observed effect, popularity),
+history says about it: completion rate, post-test score and its value added
+(`course_score_effects`, given as the `SCORE_EFFECT` column of the courses frame), shrunk
+observed effect, popularity),
 the employee (overall and SAME-MODE completion / drop-out / no-show rates, SKP, tenure, grade,
 JP in the last 12 months) and how the course's competency bands fit the employee (level
 relative to each band, gap on the band's competency, required or not). The gain model adds one
@@ -19,7 +21,7 @@ versions for exploration and tests.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -30,11 +32,24 @@ import scipy.sparse as sp
 from features import columns as c
 from features import course_vectors as cv
 from features import evaluation as ev
-from features.competency import CURRENT_LEVEL, GAP, REQUIRED, STALENESS_DAYS
+from features.as_of import AsOfLike, days_since_epoch
+from features.competency import (
+    CURRENT_LEVEL,
+    GAP,
+    REQUIRED,
+    STALENESS_DAYS,
+    assessment_history,
+    level_change,
+)
 from features.plan_input import EmployeeView
 
 #: A participant half a level below a band's min_level can still follow the course.
 BAND_TOLERANCE = 0.5
+#: Share of a band's gain credited to a participant below it (the content rule's own factor,
+#: `model.baselines.ContentRuleRecommender`): the course assumes an entry level they lack.
+UNDERPREPARED_FACTOR = 0.5
+#: Column of a courses frame holding `course_score_effects` (absent: unknown).
+SCORE_EFFECT = "score_effect"
 
 #: Provider kinds, recognised by keywords in the provider name (first match wins).
 PROVIDER_KINDS = ("kementerian", "lan", "bpsdm_provinsi", "bkpsdm_daerah", "perguruan_tinggi",
@@ -83,6 +98,7 @@ COURSE_FEATURES = (
     + (
         "course_completion_rate",
         "course_mean_score",
+        "course_score_effect",
         "course_effect",
         "course_n_enrolled",
         "course_n_effect",
@@ -241,6 +257,7 @@ class CourseKnowledge:
                 _one_hot(provider_kind(courses[c.PROVIDER]), PROVIDER_KINDS),
                 completion,
                 _column(courses, cv.MEAN_SCORE),
+                _column(courses, SCORE_EFFECT),
                 _column(courses, cv.MEAN_EFFECT_SHRUNK),
                 _column(courses, cv.N_ENROLLED),
                 _column(courses, cv.N_EFFECT),
@@ -280,9 +297,129 @@ class CourseKnowledge:
         )
 
     @cached_property
+    def hours(self) -> np.ndarray:
+        """JP of each course."""
+        return self.features[:, COURSE_FEATURES.index("course_hours_jp")]
+
+    @cached_property
     def effect(self) -> np.ndarray:
         """Mean shrunk observed effect per course (NaN when unknown)."""
         return self.features[:, COURSE_FEATURES.index("course_effect")]
+
+    @cached_property
+    def score_effect(self) -> np.ndarray:
+        """Post-test value added per course, `course_score_effects` (NaN when unknown)."""
+        return self.features[:, COURSE_FEATURES.index("course_score_effect")]
+
+
+def score_readiness(
+    tables: Mapping[str, pd.DataFrame],
+    enrollments: pd.DataFrame,
+    as_of: AsOfLike,
+    window_days: int | None = 730,
+) -> np.ndarray:
+    """Per enrollment: how ready the participant was, for `course_score_effects`.
+
+    The last level assessed on or before the start (within `window_days`) minus the band's
+    min_level, clipped to [-2, 2], averaged over the course's bands; NaN where no band's level
+    was known. `tables` are cut at `as_of` (`features.as_of.tables_as_of`).
+    """
+    history = assessment_history(tables, as_of)
+    bands = tables[c.COURSE_COMPETENCIES][[c.COURSE_ID, c.COMPETENCY_ID, c.MIN_LEVEL]]
+    rows = pd.DataFrame(
+        {
+            "_row": np.arange(len(enrollments)),
+            c.NIP: enrollments[c.NIP].to_numpy(dtype=object),
+            c.COURSE_ID: enrollments[c.COURSE_ID].to_numpy(dtype=object),
+            "_day": days_since_epoch(enrollments[c.START_DATE]),
+        }
+    ).merge(bands.astype({c.COURSE_ID: object}), on=c.COURSE_ID, how="inner", sort=False)
+    keys = history.encode(pd.Index(rows[c.NIP]), pd.Index(rows[c.COMPETENCY_ID]))
+    day = rows["_day"].to_numpy()
+    before = level_change(history, keys, day, day, window_days=window_days)["level_before"]
+    gap = before.to_numpy() - rows[c.MIN_LEVEL].to_numpy(dtype=np.float64)
+    ready = pd.Series(np.clip(gap, -2.0, 2.0)).groupby(rows["_row"].to_numpy()).mean()
+    return ready.reindex(np.arange(len(enrollments))).to_numpy(dtype=np.float64)
+
+
+def course_score_effects(
+    enrollments: pd.DataFrame,
+    course_ids: Sequence[str] | pd.Index,
+    readiness: np.ndarray | None = None,
+    *,
+    shrinkage: float = 0.0,
+    n_iter: int = 200,
+) -> np.ndarray:
+    """Per course: how much better its participants score on its post-test than elsewhere.
+
+    A level change is observed only when someone is assessed before and after a course (a few
+    percent of completions), while a post-test score is recorded for nearly every one: on
+    small datasets it is the only per-course evidence of learning there is. Scores also
+    reflect who takes a course and how ready they were, so they are fitted as score = mean +
+    person + course + g * readiness + noise (`score_readiness`, one row per enrollment, NaN
+    when unknown; alternating least squares), the value-added model of education research:
+    a course is credited neither for strong participants nor blamed for underprepared ones.
+    Person effects are shrunk by `shrinkage` pseudo-scores (0: plain fixed effects: someone
+    scored once says nothing about a course).
+
+    Returned as the empirical-Bayes posterior mean of each course effect in units of the
+    between-course spread: an effect known with sampling variance v is shrunk by
+    t2 / (t2 + v), where t2 is the variance of the course effects beyond their noise (method
+    of moments). Courses that do not really differ all get 0, a thinly taken one stays near
+    0, NaN marks courses without a scored completion. `enrollments` must hold only what was
+    known at the date the result is used for.
+    """
+    index = pd.Index(course_ids, dtype=object)
+    out = np.full(len(index), np.nan)
+    completed = (enrollments[c.STATUS] == "completed").to_numpy(dtype=bool, na_value=False)
+    scored = completed & enrollments[c.SCORE].notna().to_numpy()
+    ci = index.get_indexer(enrollments[c.COURSE_ID].astype(str))
+    ok = scored & (ci >= 0)
+    if not ok.any():
+        return out
+    ci = ci[ok]
+    score = enrollments[c.SCORE].to_numpy(dtype=np.float64, na_value=np.nan)[ok]
+    pi = pd.factorize(enrollments[c.NIP].astype(str).to_numpy(dtype=object)[ok])[0]
+    ready = np.full(len(ci), np.nan) if readiness is None else np.asarray(readiness)[ok]
+    known = ~np.isnan(ready)
+    covariates = np.column_stack([np.where(known, ready, 0.0), (~known).astype(np.float64)])
+    use_covariates = known.any() and np.linalg.matrix_rank(covariates) == 2
+    n_course = np.bincount(ci, minlength=len(index)).astype(np.float64)
+    n_person = np.bincount(pi).astype(np.float64)
+    resid = score - score.mean()
+    course = np.zeros(len(index))
+    person = np.bincount(pi, weights=resid) / (n_person + shrinkage)
+    adjust = np.zeros(len(ci))
+    converged = 1e-9 * max(float(resid.std()), 1e-12)
+    for _ in range(int(n_iter)):
+        previous = course
+        course = np.bincount(ci, weights=resid - person[pi] - adjust, minlength=len(index))
+        course /= np.maximum(n_course, 1.0)
+        person = np.bincount(pi, weights=resid - course[ci] - adjust, minlength=len(n_person))
+        person /= n_person + shrinkage
+        if use_covariates:
+            target = resid - course[ci] - person[pi]
+            adjust = covariates @ np.linalg.lstsq(covariates, target, rcond=None)[0]
+        if np.abs(course - previous).max() < converged:
+            break
+    seen = n_course > 0
+    noise = resid - person[pi] - course[ci] - adjust
+    dof = max(len(resid) - len(n_person) - int(seen.sum()) - 2 * use_covariates, 1)
+    # A score tells about its course only beyond its person's other scores: someone scored
+    # n times brings 1 - 1/n of a score's information (nothing when scored once).
+    info = np.bincount(ci, weights=1.0 - 1.0 / (n_person[pi] + shrinkage), minlength=len(index))
+    sampling = float(noise @ noise) / dof / np.maximum(info, 1e-12)
+    informed = seen & (info >= 1.0)
+    out[seen] = 0.0
+    if informed.sum() < 2:
+        return out
+    centre = np.average(course[informed], weights=info[informed])
+    effect = course - centre
+    spread = float(np.mean(effect[informed] ** 2) - np.mean(sampling[informed]))
+    if spread <= 1e-12:
+        return out
+    out[seen] = (effect * spread / (spread + sampling) / np.sqrt(spread))[seen]
+    return out
 
 
 # --- employees -------------------------------------------------------------------------------
@@ -392,6 +529,22 @@ class PairMatrix:
         out[:, :n_pair] = self.X[self.entry_pair]
         out[:, n_pair:] = self.band_X
         return out
+
+
+def band_fit(
+    level: np.ndarray,
+    min_level: np.ndarray,
+    target_level: np.ndarray,
+    underprepared_factor: float = UNDERPREPARED_FACTOR,
+    tolerance: float = BAND_TOLERANCE,
+) -> np.ndarray:
+    """Share of a band's effect a participant at `level` can take: 1 inside the band (from
+    `tolerance` below min_level up to the target), `underprepared_factor` below it, 0 at or
+    above the target (the course teaches nothing they do not have)."""
+    level = np.asarray(level, dtype=np.float64)
+    below_target = level < target_level
+    inside = (level >= min_level - tolerance) & below_target
+    return np.where(inside, 1.0, np.where(below_target, float(underprepared_factor), 0.0))
 
 
 def concat_ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:

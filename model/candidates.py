@@ -2,12 +2,13 @@
 
 Two sources, merged into at most `n_candidates` per employee:
 
-- content: active courses with a band that fits the employee and closes a gap: on some
-  competency with gap > 0, `min_level <= level + level_tolerance` and `target_level > level`
-  (never-assessed levels count from `MIN_LEVEL_VALUE`). Ordered by the gap the bands could
-  close (`min(gap, target - max(level, min_level))` summed over the course's bands) times the
-  course's observed effect weight, so among equally fitting courses the ones that worked come
-  first.
+- content: active courses with a band that can close a gap: on some competency with
+  gap > 0 and `target_level > level` (never-assessed levels count from `MIN_LEVEL_VALUE`).
+  Ordered by the gap the bands could close (`min(gap, target - max(level, min_level))`) times
+  their fit (1 when `min_level <= level + level_tolerance`, `underprepared_factor` below: the
+  content rule's own candidates, `model.baselines.ContentRuleRecommender`), summed over the
+  course's bands, times the course weight: among equally fitting courses, those whose
+  participants learn more (post-test value added, `course_score_effects`) come first.
 - collaborative: item-item cosine similarity of the employee x course completion matrix,
   learnt at fit time (shrunk toward 0 for courses rarely taken together). An employee's score
   for a course is the similarity mass from the courses they completed, times the course's
@@ -40,16 +41,21 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from features import columns as c
-from features.pair_features import CourseKnowledge, EmployeeArrays
+from features.pair_features import (
+    UNDERPREPARED_FACTOR,
+    CourseKnowledge,
+    EmployeeArrays,
+    band_fit,
+)
 from features.plan_input import EmployeeView
 
 CONTENT_SCORE = "content_score"
 GROWTH_SCORE = "growth_score"
 COLLABORATIVE_SCORE = "collaborative_score"
 CANDIDATE_RANK = "candidate_rank"
-#: Effect weight of a course with no (or a negative) observed effect: small but not zero, so
-#: a course with no history can still be proposed when nothing better fits.
-MIN_EFFECT_WEIGHT = 0.05
+#: Course weight floor: a course whose post-test value added is far below the others' is
+#: still proposed when nothing else fits.
+MIN_COURSE_WEIGHT = 0.1
 #: Added to growth candidates' rank keys: larger than any gap-closing candidate's key.
 _GROWTH_TIER = 1e9
 
@@ -86,9 +92,15 @@ def history_matrices(
     return taken, completed
 
 
-def effect_weight(courses: CourseKnowledge) -> np.ndarray:
-    """Per course: its mean shrunk observed effect, floored at `MIN_EFFECT_WEIGHT`."""
-    return np.fmax(np.nan_to_num(courses.effect, nan=0.0), MIN_EFFECT_WEIGHT)
+def course_weight(courses: CourseKnowledge, score_effect_weight: float) -> np.ndarray:
+    """Per course: 1 + w x its post-test value added (0 when unknown), floored.
+
+    The same course factor as the ranker's gain prior (`model.ranker.CourseRanker`): the
+    course-level evidence available for every course with scored completions, where observed
+    level changes are rare and mostly noise.
+    """
+    z = np.nan_to_num(courses.score_effect, nan=0.0)
+    return np.maximum(1.0 + score_effect_weight * z, MIN_COURSE_WEIGHT)
 
 
 def item_similarity(completions: sp.csr_matrix, shrinkage: float) -> np.ndarray:
@@ -124,6 +136,11 @@ class CandidateGenerator(BaseEstimator):
         Share of the slots offered to collaborative candidates when both sources have enough.
     level_tolerance : float
         How far below a band's min_level an employee may be and still fit it.
+    underprepared_factor : float
+        Weight of a gap-closing band the employee is below (0: such courses are not content
+        candidates).
+    score_effect_weight : float
+        Weight of the post-test value added in the course weight (`course_weight`).
     growth : bool
         Fill remaining slots with growth candidates (required competencies already met).
     shrinkage : float
@@ -140,6 +157,8 @@ class CandidateGenerator(BaseEstimator):
         "use_collaborative": ["boolean"],
         "collaborative_share": [Interval(Real, 0, 1, closed="neither")],
         "level_tolerance": [Interval(Real, 0, None, closed="left")],
+        "underprepared_factor": [Interval(Real, 0, 1, closed="both")],
+        "score_effect_weight": [Interval(Real, 0, None, closed="left")],
         "growth": ["boolean"],
         "shrinkage": [Interval(Real, 0, None, closed="left")],
     }
@@ -150,6 +169,8 @@ class CandidateGenerator(BaseEstimator):
         use_collaborative: bool = True,
         collaborative_share: float = 0.3,
         level_tolerance: float = 0.5,
+        underprepared_factor: float = UNDERPREPARED_FACTOR,
+        score_effect_weight: float = 0.75,
         growth: bool = True,
         shrinkage: float = 10.0,
     ) -> None:
@@ -157,6 +178,8 @@ class CandidateGenerator(BaseEstimator):
         self.use_collaborative = use_collaborative
         self.collaborative_share = collaborative_share
         self.level_tolerance = level_tolerance
+        self.underprepared_factor = underprepared_factor
+        self.score_effect_weight = score_effect_weight
         self.growth = growth
         self.shrinkage = shrinkage
 
@@ -199,16 +222,17 @@ class CandidateGenerator(BaseEstimator):
         lvl = level[:, comp]
         gp = employees.gap[rows][:, comp]
         open_gap = gp > 0
+        fit = band_fit(lvl, lo, hi, self.underprepared_factor, self.level_tolerance)
         fits = (lo <= lvl + self.level_tolerance) & (hi > lvl)
         lift = np.maximum(hi - np.fmax(lvl, lo), 0.0)
         to_course = courses.entry_to_course
         allowed = courses.active[None, :] & (taken[rows].toarray() == 0)
-        weight = effect_weight(courses) * allowed
+        weight = course_weight(courses, self.score_effect_weight) * allowed
 
         def per_course(values: np.ndarray) -> np.ndarray:
             return np.asarray(values @ to_course) * weight
 
-        content = per_course(np.where(fits & open_gap, np.minimum(gp, lift), 0.0))
+        content = per_course(np.where(open_gap, np.minimum(gp, lift) * fit, 0.0))
         growth = np.zeros_like(content)
         if self.growth:
             met = ~np.isnan(employees.required[rows][:, comp]) & ~open_gap

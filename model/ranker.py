@@ -12,6 +12,14 @@ Two gradient-boosted models on the features of `features.pair_features`:
   enrollments whose level change on the band's competency was observed
   (`features.labels.enrollment_outcomes`). Monotone in the band's observed (shrunk) effect, so
   a course that history shows to work never ranks below an otherwise equal one that did not.
+- gain prior, and empirical Bayes between the two: observed level changes are differences of
+  two noisy assessments and need an assessment before and after, so a band rarely has more
+  than a handful (on 400 demo employees, ~130 in all, and the learned gain was uncorrelated
+  with the true one). The prior is what the content rule knows (who a band suits:
+  `features.pair_features.band_fit`) times the typical gain seen in the data times a course
+  factor from the post-test value added (`course_score_effect`, evidence every completion
+  leaves). The expected gain is the learned one weighted n / (n + `gain_shrinkage`) by the
+  band's n observed effects, and the prior for the rest.
 - baseline: a before/after change is not all the course's doing. Levels are noisy
   measurements, and people with a gap were, on average, measured low: their next measurement
   is higher even without training (regression to the mean), and everyone drifts a little on
@@ -25,8 +33,8 @@ Two gradient-boosted models on the features of `features.pair_features`:
 course is expected to close of the employee's gaps. A popular course without effect has gain
 near 0 and so a low utility however often it is taken.
 
-With too little data a model falls back to a constant: the completion base rate, or NaN gains
-(meaning "no estimate": the path builder then uses the band default).
+With too little data a model falls back: completion to its base rate, the gain to its prior
+(the typical gain then stays at `prior_gain`).
 """
 
 from __future__ import annotations
@@ -44,7 +52,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import ThreadpoolController
 
-from features.pair_features import GAIN_FEATURES, LEVEL_FEATURES, PAIR_FEATURES
+from features.pair_features import (
+    GAIN_FEATURES,
+    LEVEL_FEATURES,
+    PAIR_FEATURES,
+    UNDERPREPARED_FACTOR,
+)
 
 #: Direction of the completion model's monotone constraints (+1 rises, -1 falls).
 COMPLETION_MONOTONE = {
@@ -61,6 +74,12 @@ GAIN_MONOTONE = {"band_effect_shrunk": 1}
 #: Below this many rows the models run all `max_iter` iterations without a held-out set.
 EARLY_STOPPING_MIN_SAMPLES = 200
 _LEVEL_COLUMNS = np.array([GAIN_FEATURES.index(name) for name in LEVEL_FEATURES])
+_I_IN_BAND = GAIN_FEATURES.index("band_in_band")
+_I_HEADROOM = GAIN_FEATURES.index("band_target_minus_level")
+_I_SCORE_EFFECT = GAIN_FEATURES.index("course_score_effect")
+_I_N_EFFECT = GAIN_FEATURES.index("band_n_effect")
+#: The prior's course multiplier never falls below this share of the typical course.
+MIN_COURSE_FACTOR = 0.1
 
 
 @cache
@@ -139,7 +158,22 @@ class CourseRanker(BaseEstimator):
         `gain_min_leaf_fraction` of the examples (and `min_samples_leaf`). On 10,000 demo
         employees this raised NDCG@5 against the true gap closure from 0.43 to 0.52.
     min_gain_examples : int
-        Below this many observed gains the gain model is not fitted (NaN gains).
+        Below this many observed gains the gain model is not fitted (the prior alone).
+    prior_gain : float
+        Prior level gain of a completed course on a band the participant fits, before any
+        data; the typical gain `typical_gain_` is estimated from the observed gains, shrunk
+        toward it by `prior_strength` pseudo-observations.
+    prior_strength : float
+        Weight of `prior_gain`, in observed gains.
+    score_effect_weight : float
+        How much the prior trusts the post-test value added (`course_score_effect`, in
+        standard deviations): a course one deviation above the others is expected to add
+        this share more than the typical course.
+    gain_shrinkage : float
+        Observed effects of a band (`band_n_effect`) at which the learned gain model and the
+        prior weigh the same (empirical Bayes: weight n / (n + gain_shrinkage)).
+    underprepared_factor : float
+        Share of the prior credited below a band (`features.pair_features.band_fit`).
     random_state : int or None
         Seeds the models' early-stopping split.
     n_threads : int or None
@@ -165,6 +199,11 @@ class CourseRanker(BaseEstimator):
         "gain_learning_rate": [Interval(Real, 0, None, closed="neither")],
         "gain_min_leaf_fraction": [Interval(Real, 0, 0.5, closed="both")],
         "min_gain_examples": [Interval(Integral, 1, None, closed="left")],
+        "prior_gain": [Interval(Real, 0, None, closed="neither")],
+        "prior_strength": [Interval(Real, 0, None, closed="left")],
+        "score_effect_weight": [Interval(Real, 0, None, closed="left")],
+        "gain_shrinkage": [Interval(Real, 0, None, closed="left")],
+        "underprepared_factor": [Interval(Real, 0, 1, closed="both")],
         "random_state": ["random_state"],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
     }
@@ -182,6 +221,11 @@ class CourseRanker(BaseEstimator):
         gain_learning_rate: float = 0.05,
         gain_min_leaf_fraction: float = 0.1,
         min_gain_examples: int = 30,
+        prior_gain: float = 0.2,
+        prior_strength: float = 100.0,
+        score_effect_weight: float = 0.75,
+        gain_shrinkage: float = 20.0,
+        underprepared_factor: float = UNDERPREPARED_FACTOR,
         random_state: int | None = None,
         n_threads: int | None = 1,
     ) -> None:
@@ -196,6 +240,11 @@ class CourseRanker(BaseEstimator):
         self.gain_learning_rate = gain_learning_rate
         self.gain_min_leaf_fraction = gain_min_leaf_fraction
         self.min_gain_examples = min_gain_examples
+        self.prior_gain = prior_gain
+        self.prior_strength = prior_strength
+        self.score_effect_weight = score_effect_weight
+        self.gain_shrinkage = gain_shrinkage
+        self.underprepared_factor = underprepared_factor
         self.random_state = random_state
         self.n_threads = n_threads
 
@@ -268,10 +317,20 @@ class CourseRanker(BaseEstimator):
         observed = ~np.isnan(g)
         self.n_gain_examples_ = int(observed.sum())
         self.mean_gain_ = float(g[observed].mean()) if observed.any() else float("nan")
+        target = g[observed] - self.predict_baseline(Xg[observed])
+        # Typical gain on a fitting band: least squares of target on the band fit, shrunk
+        # toward the prior; never below a tenth of the prior (noise can push it to zero).
+        fit = self._band_fit(Xg[observed])
+        weight = float(fit @ fit) + self.prior_strength
+        typical = (
+            (float(fit @ target) + self.prior_strength * self.prior_gain) / weight
+            if weight > 0
+            else self.prior_gain
+        )
+        self.typical_gain_ = max(typical, MIN_COURSE_FACTOR * self.prior_gain)
         if self.n_gain_examples_ < self.min_gain_examples:
             self.gain_model_ = None
         else:
-            target = g[observed] - self.predict_baseline(Xg[observed])
             n = self.n_gain_examples_
             params = self._boosting_params(n) | {
                 "max_leaf_nodes": self.gain_max_leaf_nodes,
@@ -306,14 +365,49 @@ class CourseRanker(BaseEstimator):
         with _threads(self.n_threads):
             return _in_blocks(lambda X: self.complete_model_.predict_proba(X)[:, 1], Xp)
 
-    def predict_gain(self, X_gain) -> np.ndarray:
-        """Level gain per band row that completing the course adds (NaN: no estimate)."""
+    def _band_fit(self, Xg: np.ndarray) -> np.ndarray:
+        """`features.pair_features.band_fit` from the band columns of gain rows."""
+        inside = Xg[:, _I_IN_BAND] > 0
+        below_target = Xg[:, _I_HEADROOM] > 0
+        return np.where(inside, 1.0, np.where(below_target, self.underprepared_factor, 0.0))
+
+    def predict_gain_prior(self, X_gain) -> np.ndarray:
+        """The prior gain per band row: band fit x typical gain x the course's factor.
+
+        The course factor is 1 + score_effect_weight x its post-test value added (0 when
+        unknown), floored at `MIN_COURSE_FACTOR`: the content rule's knowledge of who a band
+        suits, scaled to the gains seen in the data, with the one per-course signal that
+        exists even when level changes are rarely observed.
+        """
+        check_is_fitted(self)
+        Xg = _matrix(X_gain, GAIN_FEATURES, "X_gain")
+        z = np.nan_to_num(Xg[:, _I_SCORE_EFFECT].astype(np.float64), nan=0.0)
+        course = np.maximum(1.0 + self.score_effect_weight * z, MIN_COURSE_FACTOR)
+        return self._band_fit(Xg) * self.typical_gain_ * course
+
+    def predict_learned_gain(self, X_gain) -> np.ndarray:
+        """The gain model alone per band row (NaN when it was not fitted)."""
         check_is_fitted(self)
         Xg = _matrix(X_gain, GAIN_FEATURES, "X_gain")
         if self.gain_model_ is None or len(Xg) == 0:
             return np.full(len(Xg), np.nan)
         with _threads(self.n_threads):
             return _in_blocks(self.gain_model_.predict, Xg)
+
+    def predict_gain(self, X_gain) -> np.ndarray:
+        """Level gain per band row that completing the course adds.
+
+        Empirical Bayes between the learned model and the prior: with n observed effects of
+        the band, the learned gain weighs n / (n + gain_shrinkage). Observed gains are
+        differences of two noisy assessments, rare per band; where a band has few, the
+        learned model mostly echoes noise, and the prior (`predict_gain_prior`) decides.
+        """
+        Xg = _matrix(X_gain, GAIN_FEATURES, "X_gain")
+        prior = self.predict_gain_prior(Xg)
+        learned = self.predict_learned_gain(Xg)
+        n = np.maximum(np.nan_to_num(Xg[:, _I_N_EFFECT].astype(np.float64), nan=0.0), 0.0)
+        weight = np.where(np.isnan(learned), 0.0, n / np.maximum(n + self.gain_shrinkage, 1e-12))
+        return weight * np.nan_to_num(learned, nan=0.0) + (1.0 - weight) * prior
 
 
 def expected_utility(

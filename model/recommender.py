@@ -6,13 +6,19 @@ followed in (d, d + horizon] (`features.labels.enrollment_outcomes`): every enro
 there is a (features at d, completed?) example, and every completed one whose level change was
 observed gives (features at d, gain) examples per course competency. The ranker is fitted on
 all snapshots together. The course knowledge used to score (observed completion rates and
-effects, popularity) and the collaborative similarity are taken at the last snapshot, or at the
-date of `course_features` when given (e.g. today's features when training for serving).
+effects, post-test value added, popularity) and the collaborative similarity are taken at the
+last snapshot, or at the date of `course_features` when given (e.g. today's features when
+training for serving). The post-test value added (`features.pair_features.course_score_effects`)
+is computed here, at every snapshot from the enrollments known then, because `FeatureSet`s do
+not carry it; course frames passed to `score` without it reuse the one learnt at fit.
 
 Scoring. `score(view)` returns the long frame `model.path_builder.candidates_from_frame` reads:
 one row per (nip, candidate course, course competency) with p_complete, expected_gain (the level
 gain if completed; the path builder multiplies by p_complete itself) and rank_score (the
-expected gap closure, `model.ranker.expected_utility`), best course first per employee. Every
+expected gap closure per JP, `model.ranker.expected_utility` / hours: the path builder's own
+criterion, which also orders its fill to the yearly minimum), best course first per employee.
+On the demo data, ordering by closure per JP rather than closure raised both the paths' true
+gap closure per JP and the holdout NDCG@10 (`experiments/gap_closure_study.py`). Every
 number of an employee depends only on that employee's rows of the view and on the fitted
 state, so scoring one employee alone gives what they get in a batch.
 """
@@ -44,11 +50,14 @@ from features.labels import (
 from features.pair_features import (
     GAIN_FEATURES,
     LEVEL_FEATURES,
+    SCORE_EFFECT,
     CourseKnowledge,
     EmployeeArrays,
     concat_ranges,
+    course_score_effects,
     level_matrix,
     pair_matrix,
+    score_readiness,
 )
 from features.plan_input import EmployeeView, employee_view
 from model.candidates import CandidateGenerator, history_matrices
@@ -58,22 +67,51 @@ from model.ranker import CourseRanker, expected_utility
 SCORE_COLUMNS = (c.NIP, c.COURSE_ID, c.COMPETENCY_ID, P_COMPLETE, EXPECTED_GAIN, RANK_SCORE)
 
 
-def _knowledge_from(frames: object, competency_ids: Sequence[str]) -> CourseKnowledge:
-    """CourseKnowledge from a FeatureSet-like object or a (courses, course_competencies) pair."""
+def with_score_effects(
+    courses: pd.DataFrame, tables: Mapping[str, pd.DataFrame], as_of: AsOfLike
+) -> pd.DataFrame:
+    """`courses` plus the `SCORE_EFFECT` column, from the enrollments known at `as_of`."""
+    return courses.assign(
+        **{SCORE_EFFECT: score_effects_at(tables, as_of, courses[c.COURSE_ID].astype(str))}
+    )
+
+
+def score_effects_at(
+    tables: Mapping[str, pd.DataFrame], as_of: AsOfLike, course_ids: Iterable[str]
+) -> np.ndarray:
+    """`course_score_effects` of `course_ids` from what was known at `as_of`."""
+    t = tables_as_of(tables, as_of)
+    enrollments = t[c.ENROLLMENTS]
+    ready = score_readiness(t, enrollments, t.as_of)
+    return course_score_effects(enrollments, pd.Index(list(course_ids), dtype=object), ready)
+
+
+def _knowledge_from(
+    frames: object,
+    competency_ids: Sequence[str],
+    score_effects: pd.Series | None = None,
+) -> CourseKnowledge:
+    """CourseKnowledge from a FeatureSet-like object or a (courses, course_competencies) pair.
+
+    Course frames without a `SCORE_EFFECT` column take it from `score_effects` (by course id):
+    FeatureSets do not carry it, and the effect learned at fit is the best one known.
+    """
     if isinstance(frames, CourseKnowledge):
         return frames
     if hasattr(frames, "courses") and hasattr(frames, "course_competencies"):
-        return CourseKnowledge.from_frames(
-            frames.courses,
-            frames.course_competencies,
-            competency_ids,
-            as_of=getattr(frames, "as_of", None),
+        courses, bands = frames.courses, frames.course_competencies
+        as_of = getattr(frames, "as_of", None)
+    elif isinstance(frames, tuple) and len(frames) == 2:
+        courses, bands, as_of = frames[0], frames[1], None
+    else:
+        raise TypeError(
+            "course frames must be a FeatureSet, a CourseKnowledge or "
+            "(courses, course_competencies)"
         )
-    if isinstance(frames, tuple) and len(frames) == 2:
-        return CourseKnowledge.from_frames(frames[0], frames[1], competency_ids)
-    raise TypeError(
-        "course frames must be a FeatureSet, a CourseKnowledge or (courses, course_competencies)"
-    )
+    if SCORE_EFFECT not in courses and score_effects is not None:
+        ids = courses[c.COURSE_ID].astype(str).to_numpy(dtype=object)
+        courses = courses.assign(**{SCORE_EFFECT: score_effects.reindex(ids).to_numpy()})
+    return CourseKnowledge.from_frames(courses, bands, competency_ids, as_of=as_of)
 
 
 class TrainingPathRecommender(BaseEstimator):
@@ -184,7 +222,10 @@ class TrainingPathRecommender(BaseEstimator):
             changes = level_changes(tables, d, end)
             t2 = time.perf_counter()
             knowledge = CourseKnowledge.from_frames(
-                fs.courses, fs.course_competencies, competency_ids, as_of=fs.as_of
+                with_score_effects(fs.courses, tables, d),
+                fs.course_competencies,
+                competency_ids,
+                as_of=fs.as_of,
             )
             employees = EmployeeArrays.from_view(view, knowledge.competency_ids)
             Xp, y, Xg, g = _training_examples(employees, knowledge, outcomes)
@@ -214,15 +255,21 @@ class TrainingPathRecommender(BaseEstimator):
 
         t0 = time.perf_counter()
         knowledge_frames = last_features if course_features is None else course_features
-        self.courses_ = _knowledge_from(knowledge_frames, competency_ids)
-        as_of = self.courses_.as_of if self.courses_.as_of is not None else dates[-1]
+        as_of = getattr(knowledge_frames, "as_of", None)
+        as_of = dates[-1] if as_of is None else to_as_of(as_of)
         known = tables_as_of(tables, as_of)[c.ENROLLMENTS]
+        course_ids = pd.Index(tables[c.COURSES][c.COURSE_ID].astype(str), dtype=object)
+        self.score_effects_ = pd.Series(
+            score_effects_at(tables, as_of, course_ids), index=course_ids
+        )
+        self.courses_ = _knowledge_from(knowledge_frames, competency_ids, self.score_effects_)
         completed = known.loc[(known[c.STATUS] == "completed").to_numpy(dtype=bool)]
         self.candidates_ = CandidateGenerator(
             n_candidates=self.n_candidates,
             use_collaborative=self.use_collaborative,
             collaborative_share=self.collaborative_share,
             level_tolerance=self.level_tolerance,
+            score_effect_weight=getattr(self.ranker_, "score_effect_weight", 0.0),
             growth=self.growth_weight > 0,
         ).fit(completed[[c.NIP, c.COURSE_ID]], self.courses_)
         self.catalog_frames_ = (
@@ -279,7 +326,7 @@ class TrainingPathRecommender(BaseEstimator):
         knowledge = (
             self.courses_
             if course_frames is None
-            else _knowledge_from(course_frames, self.competency_ids_)
+            else _knowledge_from(course_frames, self.competency_ids_, self.score_effects_)
         )
         employees = EmployeeArrays.from_view(view, knowledge.competency_ids)
         taken, completed = history_matrices(view, employees.nips, knowledge.course_ids)
@@ -300,9 +347,10 @@ class TrainingPathRecommender(BaseEstimator):
         p = self.ranker_.predict_complete(pm.X)
         gain = self.ranker_.predict_gain(pm.gain_input())
         gain = np.maximum(np.where(np.isnan(gain), pm.default_gain, gain), 0.0)
+        # Per JP, as the path builder chooses: a course twice as long must close twice as much.
         utility = expected_utility(
             p, gain, pm.gap, pm.entry_pair, len(emp), pm.required, self.growth_weight
-        )
+        ) / np.maximum(knowledge.hours[course], 1.0)
 
         # Best course first within each employee (candidate order breaks ties).
         order = np.lexsort((np.arange(len(emp)), -utility, emp))

@@ -4,10 +4,11 @@ Employee E1 at level 2 on K1 (requires 4: gap 2), level 4 on K2 (requires 3: met
 assessed on K3 (requires 3: gap 2 from the floor level 1). Courses, (competency, min, target):
 
     A  K1 2->3           content, closes 1
-    B  K1 3->4           too advanced (3 > 2 + 0.5 tolerance); often taken after P
+    B  K1 3->4           underprepared (3 > 2 + 0.5 tolerance): closes 1 x 0.5; often taken
+                         after P
     C  K1 1->2           already at its target
     D  K3 1->2           content, closes 1
-    E  K3 2->4           too advanced for an unassessed level
+    E  K3 2->4           underprepared for an unassessed level: closes 2 x 0.5
     F  K1 2->4           inactive
     G  K1 2->4           completed by E1
     H  K1 2->4           E1 is taking it
@@ -33,6 +34,8 @@ from features.pair_features import (
     CourseKnowledge,
     EmployeeArrays,
     band_features,
+    band_fit,
+    course_score_effects,
     pair_features,
     provider_kind,
 )
@@ -41,8 +44,10 @@ from model.candidates import (
     COLLABORATIVE_SCORE,
     CONTENT_SCORE,
     GROWTH_SCORE,
+    MIN_COURSE_WEIGHT,
     CandidateGenerator,
     course_pairs_matrix,
+    course_weight,
     item_similarity,
 )
 
@@ -135,25 +140,42 @@ def candidates(gen: CandidateGenerator, knowledge: CourseKnowledge, view: Employ
 def test_content_candidates_known_answer(knowledge, history):
     gen = CandidateGenerator(use_collaborative=False, growth=False).fit(history, knowledge)
     out = candidates(gen, knowledge, make_view([E1]))
-    assert list(out[c.COURSE_ID]) == ["K", "A", "D"]
+    # Closures 4, 1, 1, 2 x 0.5, 1 x 0.5; ties by catalogue order.
+    assert list(out[c.COURSE_ID]) == ["K", "A", "D", "E", "B"]
     assert (out[CONTENT_SCORE] > 0).all() and (out[GROWTH_SCORE] == 0).all()
-    # closure 4 vs 1: K's content score is four times A's (equal effect weights).
-    assert out[CONTENT_SCORE].iloc[0] == pytest.approx(4 * out[CONTENT_SCORE].iloc[1])
+    score = out.set_index(c.COURSE_ID)[CONTENT_SCORE]
+    assert score.to_numpy() / score["A"] == pytest.approx([4, 1, 1, 1, 0.5])
+    # Without credit for underprepared bands, only fitting ones remain.
+    strict = gen.set_params(underprepared_factor=0.0)
+    assert list(candidates(strict, knowledge, make_view([E1]))[c.COURSE_ID]) == ["K", "A", "D"]
+
+
+def test_course_weight_follows_the_post_test_value_added(history):
+    # A's participants learn more than D's: among equal closures, A first; a course far
+    # below the others is floored, not dropped.
+    frame = courses_frame().assign(score_effect=[1.0 if i == "A" else -2.0 for i in BANDS])
+    knowledge = CourseKnowledge.from_frames(frame, bands_frame(), ["K1", "K2", "K3"])
+    assert course_weight(knowledge, 0.75)[0] == pytest.approx(1.75)
+    assert course_weight(knowledge, 0.75)[3] == pytest.approx(MIN_COURSE_WEIGHT)
+    gen = CandidateGenerator(use_collaborative=False, growth=False).fit(history, knowledge)
+    score = candidates(gen, knowledge, make_view([E1])).set_index(c.COURSE_ID)[CONTENT_SCORE]
+    assert score["A"] == pytest.approx(1.75 * score["D"] / MIN_COURSE_WEIGHT)
+    assert list(score.index[:2]) == ["A", "K"]
 
 
 def test_growth_candidates_come_after_gap_closing_ones(knowledge, history):
     gen = CandidateGenerator(use_collaborative=False).fit(history, knowledge)
     out = candidates(gen, knowledge, make_view([E1]))
-    assert list(out[c.COURSE_ID]) == ["K", "A", "D", "I"]
+    assert list(out[c.COURSE_ID]) == ["K", "A", "D", "E", "B", "I"]
     assert out.set_index(c.COURSE_ID).loc["I", GROWTH_SCORE] > 0
 
 
 def test_collaborative_candidates_follow_co_completions(knowledge, history):
     gen = CandidateGenerator(growth=False).fit(history, knowledge)
     out = candidates(gen, knowledge, make_view([E1]))
-    assert set(out[c.COURSE_ID]) == {"K", "A", "D", "B"}
+    assert set(out[c.COURSE_ID]) == {"K", "A", "D", "E", "B"}
     assert out.set_index(c.COURSE_ID).loc["B", COLLABORATIVE_SCORE] > 0
-    # Three slots: content keys 0, 1/0.7, 2/0.7; collaborative key 0 -> K, B, A.
+    # Three slots: content keys 0, 1/0.7, 2/0.7, ...; collaborative key 0 -> K, B, A.
     three = candidates(gen.set_params(n_candidates=3), knowledge, make_view([E1]))
     assert list(three[c.COURSE_ID]) == ["B", "K", "A"]
 
@@ -258,6 +280,68 @@ def test_pair_features_reject_unknown_ids():
         pair_features(
             view, courses_frame(), bands_frame(), pd.DataFrame({c.NIP: [E1], c.COURSE_ID: ["Z"]})
         )
+
+
+def test_band_fit_known_answer():
+    # Band 2 -> 4: below (1.4), inside from 1.5, at or above the target nothing.
+    level = np.array([1.0, 1.4, 1.5, 3.9, 4.0, 4.5])
+    fit = band_fit(level, np.full(6, 2.0), np.full(6, 4.0), underprepared_factor=0.3)
+    assert band_fit(level, 2.0, 4.0, 0.3, tolerance=0.0).tolist() == [0.3, 0.3, 0.3, 1, 0, 0]
+    assert fit.tolist() == [0.3, 0.3, 1.0, 1.0, 0.0, 0.0]
+
+
+def _enrollments(rows: list[tuple[str, str, float | None]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            c.NIP: [r[0] for r in rows],
+            c.COURSE_ID: [r[1] for r in rows],
+            c.STATUS: ["completed" if r[2] is not None else "dropped" for r in rows],
+            c.SCORE: [np.nan if r[2] is None else r[2] for r in rows],
+        }
+    )
+
+
+def test_course_score_effects_known_answer():
+    # Everyone takes GOOD and BAD; GOOD scores 10 points higher for everyone. NONE was only
+    # dropped, OTHER is not in the catalogue.
+    people = [f"p{i}" for i in range(6)]
+    rows = [(p, "GOOD", 70.0 + i) for i, p in enumerate(people)]
+    rows += [(p, "BAD", 60.0 + i) for i, p in enumerate(people)]
+    rows += [("p0", "NONE", None), ("p1", "OTHER", 99.0)]
+    # Without noise the two effects are certain: +-1 between-course deviation.
+    z = course_score_effects(_enrollments(rows), ["GOOD", "BAD", "NONE"], shrinkage=1e-9)
+    assert z[:2] == pytest.approx([1.0, -1.0], rel=1e-4) and np.isnan(z[2])
+    # All alike: no course stands out.
+    same = course_score_effects(_enrollments([(p, "GOOD", 80.0) for p in people]), ["GOOD"])
+    assert same.tolist() == [0.0]
+
+
+def test_course_score_effects_do_not_credit_who_takes_a_course():
+    # Strong people (+15 on every post-test) took ELITE, weak ones OPEN, everyone COMMON;
+    # no course teaches more than another, so ELITE must not look better the way its raw
+    # mean does. Scores carry noise (sd 3).
+    noise = iter(np.random.default_rng(4).normal(0.0, 3.0, size=64))
+    strong, weak = [f"s{i}" for i in range(16)], [f"w{i}" for i in range(16)]
+    rows = [(p, "COMMON", 85.0 + next(noise)) for p in strong]
+    rows += [(p, "COMMON", 70.0 + next(noise)) for p in weak]
+    rows += [(p, "ELITE", 85.0 + next(noise)) for p in strong]
+    rows += [(p, "OPEN", 70.0 + next(noise)) for p in weak]
+    enrollments = _enrollments(rows)
+    raw = enrollments.groupby(c.COURSE_ID)[c.SCORE].mean()
+    assert raw["ELITE"] - raw["OPEN"] > 12.0
+    z = course_score_effects(enrollments, ["COMMON", "ELITE", "OPEN"])
+    assert np.abs(z).max() < 0.1
+
+
+def test_course_knowledge_reads_the_score_effect():
+    frame = courses_frame().assign(score_effect=np.arange(len(BANDS), dtype=float))
+    knowledge = CourseKnowledge.from_frames(frame, bands_frame(), ["K1", "K2", "K3"])
+    assert knowledge.score_effect.tolist() == list(range(len(BANDS)))
+    col = PAIR_FEATURES.index("course_score_effect")
+    assert knowledge.features[:, col].tolist() == list(range(len(BANDS)))
+    # Typed course tables lack it: unknown.
+    plain = CourseKnowledge.from_frames(courses_frame(), bands_frame(), ["K1", "K2", "K3"])
+    assert np.isnan(plain.score_effect).all()
 
 
 def test_employee_arrays_dense_known_answer(knowledge):
