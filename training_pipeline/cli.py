@@ -374,7 +374,7 @@ def plan(
         typer.Option(
             "--engine",
             help="pandas (one process) or spark (Apache Spark, one task per kecamatan/dinas; "
-            "needs `pip install 'kompeten[spark]'` and Java 17+).",
+            "needs the `spark` extra (pyspark) and Java 17+).",
         ),
     ] = "pandas",
     spark_master: Annotated[
