@@ -393,9 +393,9 @@ def course_score_effects(
     converged = 1e-9 * max(float(resid.std()), 1e-12)
     for _ in range(int(n_iter)):
         previous = course
-        course = np.bincount(ci, weights=resid - person[pi] - adjust, minlength=len(index))
+        course = np.bincount(ci, weights=resid - person[pi] - adjust, minlength=len(index))  # type: ignore[assignment]
         course /= np.maximum(n_course, 1.0)
-        person = np.bincount(pi, weights=resid - course[ci] - adjust, minlength=len(n_person))
+        person = np.bincount(pi, weights=resid - course[ci] - adjust, minlength=len(n_person))  # type: ignore[assignment]
         person /= n_person + shrinkage
         if use_covariates:
             target = resid - course[ci] - person[pi]
@@ -613,7 +613,7 @@ def pair_matrix(
     rates[known_mode] = employees.mode_rates[emp_idx[known_mode], mode[known_mode]]
     overall = employees.features[emp_idx, EMPLOYEE_FEATURES.index("emp_completion_rate")]
 
-    X = np.empty((n, len(PAIR_FEATURES)), dtype=dtype)
+    X: np.ndarray = np.empty((n, len(PAIR_FEATURES)), dtype=dtype)
     blocks = (
         courses.features[course_idx],
         employees.features[emp_idx],
@@ -626,7 +626,7 @@ def pair_matrix(
         X[:, col : col + block.shape[1]] = block
         col += block.shape[1]
 
-    band_X = np.column_stack(
+    band_X: np.ndarray = np.column_stack(
         [
             lo,
             hi,
@@ -656,7 +656,7 @@ def level_matrix(
     """`LEVEL_FEATURES` of (employees row, competency code) pairs."""
     emp_idx = np.asarray(emp_idx, dtype=np.int64)
     comp_idx = np.asarray(comp_idx, dtype=np.int64)
-    X = np.empty((len(emp_idx), len(LEVEL_FEATURES)), dtype=dtype)
+    X: np.ndarray = np.empty((len(emp_idx), len(LEVEL_FEATURES)), dtype=dtype)
     k = len(EMPLOYEE_FEATURES)
     X[:, :k] = employees.features[emp_idx]
     X[:, k] = employees.current[emp_idx, comp_idx]

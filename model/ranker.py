@@ -354,7 +354,7 @@ class CourseRanker(BaseEstimator):
         if getattr(self, "baseline_model_", None) is None or len(Xg) == 0:
             return np.zeros(len(Xg))
         with _threads(self.n_threads):
-            return _in_blocks(self.baseline_model_.predict, Xg[:, _LEVEL_COLUMNS])
+            return _in_blocks(self.baseline_model_.predict, Xg[:, _LEVEL_COLUMNS])  # type: ignore[union-attr]
 
     def predict_complete(self, X_pair) -> np.ndarray:
         """P(complete) per pair row."""

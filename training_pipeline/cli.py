@@ -7,9 +7,10 @@ Heavy libraries (mlflow, sklearn, fastapi) are imported inside the commands that
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -396,11 +397,16 @@ def plan(
 
     if engine not in ("pandas", "spark"):
         raise typer.BadParameter("must be pandas or spark", param_hint="--engine")
+    run_plan_engine: Callable[..., dict[str, Any]]
     if engine == "spark":
-        from training_pipeline.spark_plan import run_plan_spark as run_plan_engine
+        from training_pipeline.spark_plan import run_plan_spark
+
+        run_plan_engine = run_plan_spark
     else:
-        from training_pipeline.batch_plan import run_plan as run_plan_engine
-    extra = {"master": spark_master} if engine == "spark" else {}
+        from training_pipeline.batch_plan import run_plan
+
+        run_plan_engine = run_plan
+    extra: dict[str, Any] = {"master": spark_master} if engine == "spark" else {}
 
     _require_folder(data)
     settings = get_settings()

@@ -314,6 +314,7 @@ def run_plan_spark(
     )
     own_session = spark is None
     session = spark_session(master) if own_session else spark
+    assert session is not None  # either given or just started
     timings["spark_start"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     try:
