@@ -35,7 +35,7 @@ run: setup ## Main job on the embedded default: demo data -> validate -> train -
 	@$(BIN)/kompeten keys create --role hr_system --label make-run-hr
 	@echo "API key for the manager of Kecamatan Kertapati (role manager, for the pages):"
 	@$(BIN)/kompeten keys create --role manager --unit KEC-KERTAPATI --label make-run-manager
-	@echo "Serving on http://$(HOST):$(PORT)  API docs: http://$(HOST):$(PORT)/docs  manager pages: http://$(HOST):$(PORT)/"
+	@echo "Serving on http://$(HOST):$(PORT)  API docs: http://$(HOST):$(PORT)/docs  manager pages: http://$(HOST):$(PORT)/halaman/"
 	KOMPETEN_DATA_DIR=$(DATA) $(BIN)/kompeten serve --host $(HOST) --port $(PORT)
 
 demo: setup ## Only write and validate the demo dataset

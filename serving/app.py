@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features.settings import Settings, get_settings
@@ -165,4 +165,10 @@ def create_app(
     for module in (health, recommendations, employees, mentoring, reviews, admin):
         app.include_router(module.router)
     install_pages(app)  # manager pages under /halaman and their static files
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        """Managers type the bare address: send them to the pages' sign-in."""
+        return RedirectResponse("/halaman/", status_code=307)
+
     return app

@@ -869,3 +869,9 @@ def test_every_message_exists_in_both_languages():
     t = Translator("id")
     assert t.percent(0.256) == "26%" and t.level(2.4) == "2,4" and t.level(None) == "–"
     assert t.datetime(datetime(2025, 3, 1, 2, 30, tzinfo=UTC)) == "1 Mar 2025 09:30 WIB"
+
+
+def test_bare_address_leads_to_the_sign_in(client: TestClient) -> None:
+    response = client.get("/", follow_redirects=False)
+    assert response.status_code == 307
+    assert response.headers["location"] == "/halaman/"
