@@ -4,8 +4,9 @@ Stages (each run in a fresh subprocess, so its peak memory is its own): demo-dat
 (`write_demo`, CSV), validation (`validate_dataset`: read + contract checks), feature building
 (`build_features`), training (`run_training`, register=True into a temporary MLflow, ablations
 off), the recommender fit next to the baselines fitted in the same process (implicit ALS,
-popularity), batch planning (`batch_plan.run_plan`: paths + mentors, pandas engine), and
-optionally the Spark engine (`spark_plan.run_plan_spark`, local[*]).
+popularity), batch planning (`batch_plan.run_plan`: paths + mentors, pandas engine), one
+planning group of 1k/4k/16k employees (what a large dinas costs, mentors exact within it),
+and optionally the Spark engine (`spark_plan.run_plan_spark`, local[*]).
 
 Peak memory is `resource.getrusage(RUSAGE_SELF).ru_maxrss` of the stage's process (so it
 includes the interpreter and imports, ~0.3 GiB); for the Spark stage the peak of the summed
@@ -50,7 +51,7 @@ STAGES = (
     "spark_planning",
     "partition_scaling",
 )
-DEFAULT_STAGES = STAGES[:6]
+DEFAULT_STAGES = (*STAGES[:6], "partition_scaling")
 #: Sizes of one planning group for `partition_scaling` (a big dinas plans as one group).
 GROUP_SIZES = (1_000, 4_000, 16_000)
 #: Targets on the 2-core machine at 100,000 employees (issue 7).

@@ -6,7 +6,6 @@ these checks, so a leak is refused in one place, the same way.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -38,5 +37,21 @@ def assert_no_personal_data(value: Any, where: str) -> None:
                 if bool(hits.any()):
                     raise PersonalDataError(f"{where}: column {col!r} holds NIP-like values")
         return
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    refuse_nip_like(text, where)
+    for text in _strings(value):
+        refuse_nip_like(text, where)
+
+
+def _strings(value: Any) -> list[str]:
+    """The text leaves (and keys) of a nested value; numbers are not text (see above)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        out = [str(k) for k in value]
+        for v in value.values():
+            out.extend(_strings(v))
+        return out
+    if isinstance(value, (list, tuple, set)):
+        return [t for v in value for t in _strings(v)]
+    if value is None or isinstance(value, (bool, int, float)):
+        return []
+    return [str(value)]

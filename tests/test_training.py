@@ -195,3 +195,11 @@ def test_model_artifact_holds_no_nip(world):
     planner = mlflow.pyfunc.load_model(f"models:/{name}@champion").unwrap_python_model().planner
     blob = pickle.dumps(planner).decode("latin-1")
     assert not _leaks(blob, _known_nips(world))
+
+
+def test_personal_data_guard_ignores_float_digits():
+    """A float whose decimals form 18 digits is not an NIP (it once failed a 10k training)."""
+    tracking.assert_no_personal_data({"challenger_value": 0.012345678901234568}, "gate")
+    tracking.assert_no_personal_data([0.0123456789012345678, {"k": 1.5}], "list")
+    with pytest.raises(tracking.PersonalDataError):
+        tracking.assert_no_personal_data({"nested": ["198512272012031001"]}, "list")
