@@ -162,3 +162,18 @@ def days_to_datetime(days: np.ndarray, valid: np.ndarray) -> np.ndarray:
     out = days.astype("datetime64[D]").astype("datetime64[ns]")
     out[~valid] = np.datetime64("NaT")
     return out
+
+
+def latest_date(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp:
+    """The last day a dataset knows about: the default `as_of` of training, plans and serving."""
+    candidates = [
+        tables[c.ASSESSMENTS][c.ASSESSED_ON].max(),
+        tables[c.ENROLLMENTS][c.START_DATE].max(),
+        tables[c.ENROLLMENTS][c.END_DATE].max(),
+    ]
+    if len(tables[c.MENTORSHIPS]):
+        candidates.append(tables[c.MENTORSHIPS][c.START_DATE].max())
+    values = [pd.Timestamp(v) for v in candidates if pd.notna(v)]
+    if not values:
+        raise ValueError("the dataset has no dated history (assessments or enrollments)")
+    return max(values).normalize()

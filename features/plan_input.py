@@ -71,6 +71,29 @@ class EmployeeView:
         )
 
 
+def split_view(view: EmployeeView, groups: Mapping[str, list[str]]) -> dict[str, EmployeeView]:
+    """One view per group of NIPs, each frame grouped once.
+
+    `subset` per group scans every frame each time (quadratic in the number of groups at
+    national scale); this is one pass per frame. Within a group, employees keep view order.
+    """
+    key_of = {nip: key for key, nips in groups.items() for nip in nips}
+
+    def _by_key(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        keys = frame[c.NIP].astype(str).map(key_of)
+        return {
+            str(k): part.reset_index(drop=True)
+            for k, part in frame.loc[keys.notna()].groupby(keys.dropna().to_numpy(), sort=False)
+        }
+
+    parts = [_by_key(f) for f in (view.employees, view.competency, view.completed, view.ongoing)]
+    empty = [f.iloc[0:0] for f in (view.employees, view.competency, view.completed, view.ongoing)]
+    return {
+        key: EmployeeView(view.as_of, *(p.get(key, e) for p, e in zip(parts, empty, strict=True)))
+        for key in groups
+    }
+
+
 def employee_view(
     tables: Mapping[str, pd.DataFrame], features: FeatureSet, as_of: AsOfLike | None = None
 ) -> EmployeeView:

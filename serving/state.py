@@ -31,6 +31,7 @@ import pandas as pd
 from pydantic import TypeAdapter
 
 from features import columns as c
+from features.as_of import latest_date  # noqa: F401 - re-exported for callers
 from features.plan_input import EmployeeView
 from model.mentor_eligibility import subunit_scope
 from serving.schemas import PlanPublic, RiskReasonPublic, nip_problem
@@ -44,21 +45,6 @@ _EMPTY = np.zeros(0, dtype=np.intp)
 
 
 # --- small pure helpers ---------------------------------------------------------------------------
-
-
-def latest_date(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp:
-    """The last day the dataset knows about: the service's `as_of` (same rule as training)."""
-    candidates = [
-        tables[c.ASSESSMENTS][c.ASSESSED_ON].max(),
-        tables[c.ENROLLMENTS][c.START_DATE].max(),
-        tables[c.ENROLLMENTS][c.END_DATE].max(),
-    ]
-    if len(tables[c.MENTORSHIPS]):
-        candidates.append(tables[c.MENTORSHIPS][c.START_DATE].max())
-    values = [pd.Timestamp(v) for v in candidates if pd.notna(v)]
-    if not values:
-        raise ValueError("the dataset has no dated history (assessments or enrollments)")
-    return max(values).normalize()
 
 
 def data_signature(folder: Path) -> str:

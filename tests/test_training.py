@@ -203,3 +203,25 @@ def test_personal_data_guard_ignores_float_digits():
     tracking.assert_no_personal_data([0.0123456789012345678, {"k": 1.5}], "list")
     with pytest.raises(tracking.PersonalDataError):
         tracking.assert_no_personal_data({"nested": ["198512272012031001"]}, "list")
+
+
+def test_split_view_equals_subset_per_group(world):
+    from features.plan_input import split_view
+    from training_pipeline.batch_plan import partitions
+
+    tables = load_dataset(world["data"])
+    view = employee_view(tables, build_features(tables, latest_date(tables)))
+    nips = view.employees[c.NIP].tolist()
+    groups = {"a": nips[::3], "b": nips[1::3], "c": nips[2::3]}
+    split = split_view(view, groups)
+    for key, members in groups.items():
+        expected = view.subset(members)
+        for name in ("employees", "competency", "completed", "ongoing"):
+            got = getattr(split[key], name).reset_index(drop=True)
+            want = getattr(expected, name).reset_index(drop=True)
+            pd.testing.assert_frame_equal(
+                got.sort_values(list(got.columns[:2])).reset_index(drop=True),
+                want.sort_values(list(want.columns[:2])).reset_index(drop=True),
+                check_dtype=False,
+            )
+    assert set(partitions(view, tables[c.UNITS])) <= set(tables[c.UNITS][c.UNIT_ID])

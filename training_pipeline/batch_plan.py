@@ -20,7 +20,7 @@ import pandas as pd
 from features import columns as c
 from features.build import build_features
 from features.io import load_dataset
-from features.plan_input import EmployeeView, employee_view
+from features.plan_input import EmployeeView, employee_view, split_view
 from features.settings import Settings
 from features.units import partition_of_units, subunits
 from training_pipeline.train import latest_date
@@ -71,10 +71,11 @@ def plan_partitions(
 ):
     """Yield plans partition by partition (mentors assigned within each partition)."""
     groups = partitions(view, units)
+    views = split_view(view, groups)
     done = 0
     total = sum(len(v) for v in groups.values())
     for key, nips in groups.items():
-        sub = view.subset(nips)
+        sub = views[key]
         yield from planner.plan(
             sub,
             jp_budget=jp_budget,

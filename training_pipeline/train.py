@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from features import columns as c
+from features.as_of import latest_date  # noqa: F401 - re-exported for callers
 from features.build import build_features, feature_cache
 from features.io import load_dataset
 from features.plan_input import AS_OF, EmployeeView, employee_view, to_plan_input
@@ -67,21 +68,6 @@ class TrainResult:
 
 
 # --- dates ----------------------------------------------------------------------------------------
-
-
-def latest_date(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp:
-    """The last day the dataset knows about: the default `as_of`."""
-    candidates = [
-        tables[c.ASSESSMENTS][c.ASSESSED_ON].max(),
-        tables[c.ENROLLMENTS][c.START_DATE].max(),
-        tables[c.ENROLLMENTS][c.END_DATE].max(),
-    ]
-    if len(tables[c.MENTORSHIPS]):
-        candidates.append(tables[c.MENTORSHIPS][c.START_DATE].max())
-    values = [pd.Timestamp(v) for v in candidates if pd.notna(v)]
-    if not values:
-        raise ValueError("the dataset has no dated history (assessments or enrollments)")
-    return max(values).normalize()
 
 
 def earliest_date(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp:
@@ -457,10 +443,6 @@ def run_training(
         tracking.log_metrics({f"seconds_{k}": v for k, v in timings.items()})
         if config.register:
             version, decision = _register(planner, example, settings, config, metrics, tracking)
-            tracking.log_dict(decision.as_dict(), "gate_decision.json")
-            tracking.set_tags(
-                {"gate.promote": str(decision.promote), "gate.reason": decision.reason}
-            )
     timings["total"] = time.perf_counter() - t_start
     _RISK_FRAMES.clear()
     return TrainResult(
@@ -561,6 +543,10 @@ def _register(
         config.gate_metric,
         config.gate_tolerance,
     )
+    # The decision is recorded before any alias moves: aliases are the very last step, so a
+    # run that fails anywhere earlier never changes what the service loads.
+    tracking.log_dict(decision.as_dict(), "gate_decision.json")
+    tracking.set_tags({"gate.promote": str(decision.promote), "gate.reason": decision.reason})
     tracking.set_alias(name, tracking.CHALLENGER, version.version)
     if decision.promote:
         tracking.set_alias(name, tracking.CHAMPION, version.version)
