@@ -78,10 +78,12 @@ class CatchAllMiddleware:
             await response(scope, receive, send)
 
 
-def _prediction_log(settings: Settings) -> Any:
+def _prediction_log(settings: Settings, serving: ServingSettings) -> Any:
+    """Record-only when a separate shipper process ships (see serving.prediction_shipper)."""
     from serving.prediction_log import PredictionLog
 
-    return PredictionLog(settings)
+    role = "record" if serving.prediction_shipping == "process" else "both"
+    return PredictionLog(settings, role=role)
 
 
 async def _poll(holder: StateHolder, interval: float) -> None:
@@ -103,7 +105,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await asyncio.to_thread(create_schema, engine)
     app.state.sessions = session_factory(engine)
     app.state.keys = KeyStore(app.state.sessions, ttl=serving.key_cache_ttl_s)
-    predictions = app.state.prediction_log_factory(settings)
+    predictions = app.state.prediction_log_factory(settings, serving)
     await asyncio.to_thread(predictions.start)
     app.state.predictions = predictions
     if hasattr(predictions, "stats") and not getattr(app.state, "log_watched", False):
@@ -158,7 +160,7 @@ def create_app(
     app.state.holder = holder
     app.state.metrics = metrics
     app.state.prediction_log_factory = (
-        (lambda _settings: prediction_log) if prediction_log is not None else _prediction_log
+        (lambda *_: prediction_log) if prediction_log is not None else _prediction_log
     )
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(PrometheusMiddleware, metrics=metrics)  # outermost: counts the 500s too

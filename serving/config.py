@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +38,11 @@ class ServingSettings(BaseSettings):
     )
     mlflow_timeout_s: int = Field(
         10, ge=1, le=600, description="HTTP timeout for a remote MLflow (default retries: 2)."
+    )
+    prediction_shipping: Literal["thread", "process"] = Field(
+        "thread",
+        description="Who ships served predictions to MLflow: a thread of each worker, or a "
+        "separate process (`kompeten serve` sets this and starts serving.prediction_shipper).",
     )
 
 

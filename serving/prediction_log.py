@@ -2,11 +2,19 @@
 
 A SQLite-backed MLflow stores only a few dozen traces a second and MLflow's async tracing drops
 traces when its queue fills, so requests never talk to MLflow. `record` pseudonymises the NIP and
-enqueues (microseconds); a writer thread batch-inserts into the outbox; a flusher thread groups
-unsent rows into batches and ships each batch to one serving run per model version (a CSV
-artifact, aggregate metrics with a step, a few sampled traces). A batch is marked sent only after
-MLflow accepted it, and shipping a batch twice writes the same artifact and the same metric
-points, so an outage or a crash between "accepted" and "marked" neither loses nor duplicates rows.
+enqueues (microseconds); a writer thread batch-inserts into the outbox every few tens of
+milliseconds; a flusher groups unsent rows into batches and ships each batch to one serving run
+per model version (a CSV artifact, aggregate metrics with a step, a few sampled traces).
+
+Shipping is CPU work under the GIL (MLflow's client, CSV, percentiles), and in a request-serving
+process it stretched the latency tail 2x. So the roles split: `kompeten serve` runs the workers
+as `role="record"` (writer only) and ships from its own low-priority process
+(`serving.prediction_shipper`, `role="ship"`), which publishes its counters in the outbox for
+the workers' /metrics. A single process (tests, a plain uvicorn factory run) uses `role="both"`.
+
+A batch is marked sent only after MLflow accepted it, and shipping a batch twice writes the same
+artifact and the same metric points, so an outage or a crash between "accepted" and "marked"
+neither loses nor duplicates rows.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 import numpy as np
 from mlflow import MlflowClient
@@ -71,6 +79,9 @@ TABLE_COLUMNS = (
 _NIP_RE = NIP_PATTERN
 _METRIC_KEY_RE = re.compile(r"[^0-9A-Za-z_\-./ ]")
 _PSEUDONYM_CACHE_MAX = 65_536
+_STATUS_MAX_AGE_S = 5.0
+Role = Literal["both", "record", "ship"]
+ROLES: tuple[Role, ...] = ("both", "record", "ship")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS predictions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -101,6 +112,16 @@ CREATE TABLE IF NOT EXISTS batches (
     quarantined INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS ix_batches_unsent ON batches (id) WHERE sent_ms IS NULL;
+CREATE TABLE IF NOT EXISTS shipper_status (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    pid INTEGER NOT NULL,
+    heartbeat_unix REAL NOT NULL,
+    last_ship_unix REAL NOT NULL,
+    consecutive_failures INTEGER NOT NULL,
+    shipped INTEGER NOT NULL,
+    failures INTEGER NOT NULL,
+    quarantined INTEGER NOT NULL
+);
 PRAGMA user_version = 1;
 """
 
@@ -384,6 +405,37 @@ class Outbox:
             conn.execute("COMMIT")
         return n
 
+    def write_status(self, status: Mapping[str, float]) -> None:
+        """The shipper's counters, for the record-only workers' /metrics."""
+        values = [status.get(k, 0.0) for k in _STATUS_FIELDS]
+        with self._connect() as conn:
+            conn.execute(
+                f"INSERT OR REPLACE INTO shipper_status (id, {', '.join(_STATUS_FIELDS)}) "
+                f"VALUES (1, {', '.join('?' * len(_STATUS_FIELDS))})",
+                values,
+            )
+
+    def read_status(self) -> dict[str, float]:
+        """What `write_status` stored last; empty when no shipper ran yet."""
+        with self._connect() as conn:
+            row = conn.execute(
+                f"SELECT {', '.join(_STATUS_FIELDS)} FROM shipper_status WHERE id = 1"
+            ).fetchone()
+        if row is None:
+            return {}
+        return {k: float(v) for k, v in zip(_STATUS_FIELDS, row, strict=True)}
+
+
+_STATUS_FIELDS = (
+    "pid",
+    "heartbeat_unix",
+    "last_ship_unix",
+    "consecutive_failures",
+    "shipped",
+    "failures",
+    "quarantined",
+)
+
 
 class _ClosingConnection:
     """`with` on a sqlite3 connection commits but does not close; this one closes."""
@@ -559,13 +611,17 @@ class PredictionLog:
 
     `record` never blocks on I/O and never raises; rows live in the outbox until MLflow accepted
     them. Optional Settings fields `prediction_outbox_path` and `prediction_flush_seconds` (or
-    the keyword arguments) override the defaults.
+    the keyword arguments) override the defaults. `role` says which threads run: "both" (writer
+    and flusher), "record" (writer only; another process ships) or "ship" (flusher only).
     """
 
     def __init__(
         self,
         settings: Settings,
         *,
+        role: Role = "both",
+        write_delay_s: float = 0.05,
+        watch_s: float = 2.0,
         outbox_path: Path | None = None,
         flush_interval_s: float | None = None,
         batch_rows: int = 5_000,
@@ -579,7 +635,12 @@ class PredictionLog:
         stop_timeout_s: float = 15.0,
         shipper: Shipper | None = None,
     ) -> None:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, not {role!r}")
         self.settings = settings
+        self.role = role
+        self.write_delay_s = write_delay_s
+        self.watch_s = watch_s
         self.outbox_path = Path(
             outbox_path
             or getattr(settings, "prediction_outbox_path", None)
@@ -616,6 +677,7 @@ class PredictionLog:
         self._counts = {"refused": 0, "quarantined": 0, "written": 0, "shipped": 0, "failures": 0}
         self._pending_rows = self.outbox.pending_rows()
         self._last_ship_unix = 0.0
+        self._status_cache: tuple[float, dict[str, float]] = (-math.inf, {})
 
     # -- request path --
 
@@ -666,8 +728,8 @@ class PredictionLog:
     # -- lifecycle --
 
     def start(self) -> PredictionLog:
-        """Start the writer and flusher threads (daemons: a crash cannot hang the process)."""
-        if self._writer is not None:
+        """Start the role's threads (daemons: a crash cannot hang the process)."""
+        if self._writer is not None or self._flusher is not None:
             return self
         # Process-wide, but only when unset: a slow or dead tracking server must not hold
         # the flusher for minutes (MLflow's defaults retry 7 times with backoff).
@@ -675,14 +737,16 @@ class PredictionLog:
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(self.http_max_retries))
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
         self._stopping.clear()
-        self._writer = threading.Thread(
-            target=self._write_loop, name="prediction-log-writer", daemon=True
-        )
-        self._flusher = threading.Thread(
-            target=self._flush_loop, name="prediction-log-flusher", daemon=True
-        )
-        self._writer.start()
-        self._flusher.start()
+        if self.role != "ship":
+            self._writer = threading.Thread(
+                target=self._write_loop, name="prediction-log-writer", daemon=True
+            )
+            self._writer.start()
+        if self.role != "record":
+            self._flusher = threading.Thread(
+                target=self._flush_loop, name="prediction-log-flusher", daemon=True
+            )
+            self._flusher.start()
         return self
 
     def stop(self) -> None:
@@ -715,8 +779,12 @@ class PredictionLog:
     def _write_loop(self) -> None:
         while True:
             item = self._queue.get()
+            if item is not _STOP and not isinstance(item, threading.Event):
+                # Gather for a moment: one insert per few dozen requests instead of one per
+                # request, so this thread takes the GIL from the event loop far less often.
+                self._stopping.wait(self.write_delay_s)
             batch = [item]
-            while len(batch) < 2_000:
+            while len(batch) < 20_000:
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
@@ -798,7 +866,12 @@ class PredictionLog:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
-                self._wake.wait(remaining)
+                if self.role == "ship":  # no writer here to say a batch is full: look
+                    self._wake.wait(min(remaining, self.watch_s))
+                    if not self._wake.is_set() and self._full_batch_waiting():
+                        self._wake.set()
+                else:
+                    self._wake.wait(remaining)
                 if self._wake.is_set() and self._failures == 0:
                     break  # a full batch is waiting; in backoff, the deadline stands
                 self._wake.clear()
@@ -811,6 +884,12 @@ class PredictionLog:
         if writer is not None:
             writer.join(self.stop_timeout_s)
         self._flush_cycle()
+
+    def _full_batch_waiting(self) -> bool:
+        try:
+            return self.outbox.pending_rows() >= self.batch_rows
+        except sqlite3.Error:
+            return False
 
     def flush(self, timeout_s: float = 5.0) -> FlushResult:
         """Ship everything recorded so far now, in the caller's thread."""
@@ -839,7 +918,25 @@ class PredictionLog:
                         result.pending_rows,
                         result.error,
                     )
+            if self.role == "ship":
+                self._publish_status()
             return result
+
+    def _publish_status(self) -> None:
+        try:
+            self.outbox.write_status(
+                {
+                    "pid": float(os.getpid()),
+                    "heartbeat_unix": time.time(),
+                    "last_ship_unix": self._last_ship_unix,
+                    "consecutive_failures": float(self._failures),
+                    "shipped": float(self._counts["shipped"]),
+                    "failures": float(self._counts["failures"]),
+                    "quarantined": float(self._counts["quarantined"]),
+                }
+            )
+        except sqlite3.Error:
+            _log.exception("shipper status not written")
 
     def _ship_all(self) -> FlushResult:
         now = time.time()
@@ -893,14 +990,38 @@ class PredictionLog:
     # -- observability --
 
     def stats(self) -> Mapping[str, float]:
-        """Counters for /metrics: recorded, written, shipped, failures, backlog."""
-        return {
+        """Counters for /metrics: recorded, written, shipped, failures, backlog.
+
+        A record-only worker reports the shipper process's counters and the outbox's backlog
+        (read at most every few seconds: scrapes must stay cheap).
+        """
+        stats = {
             **{k: float(v) for k, v in self._counts.items()},
             "queued": float(self._queue.qsize()),
             "pending_rows": float(self._pending_rows),
             "consecutive_failures": float(self._failures),
             "last_ship_unix": self._last_ship_unix,
         }
+        if self.role == "record":
+            stats.update(self._shipper_stats())
+        return stats
+
+    def _shipper_stats(self) -> dict[str, float]:
+        read_at, cached = self._status_cache
+        if time.monotonic() - read_at < _STATUS_MAX_AGE_S:
+            return cached
+        try:
+            status = self.outbox.read_status()
+            fresh = {
+                k: status.get(k, 0.0)
+                for k in ("shipped", "failures", "quarantined", "consecutive_failures")
+            }
+            fresh["last_ship_unix"] = status.get("last_ship_unix", 0.0)
+            fresh["pending_rows"] = float(self.outbox.pending_rows())
+        except sqlite3.Error:
+            return cached
+        self._status_cache = (time.monotonic(), fresh)
+        return fresh
 
 
 def _is_permanent(exc: Exception, attempts: int) -> bool:

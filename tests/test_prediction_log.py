@@ -379,3 +379,58 @@ def test_nips_inside_values_are_pseudonymised(settings: Settings, experiment: st
     key = settings.pseudonym_key
     expected = [f"mentor:{pseudonymize(MENTORS[0], key)}", pseudonymize(MENTORS[1], key), "C1"]
     assert json.loads(stored) == expected
+
+
+# --- roles: record-only workers, a separate shipper ------------------------------------------
+
+
+def test_record_role_writes_without_shipping_and_ship_role_ships_what_it_wrote(
+    settings: Settings, experiment: str, mlflow_uri: str, tmp_path: Path
+) -> None:
+    worker = PredictionLog(settings, role="record", shipper=_shipper(settings, experiment)).start()
+    _record_many(worker, 12)
+    assert worker.sync()
+    assert worker._flusher is None
+    assert worker.stats()["pending_rows"] == 12  # read from the outbox, not a local counter
+    assert worker.stats()["shipped"] == 0
+
+    shipper = PredictionLog(
+        settings, role="ship", watch_s=0.05, batch_rows=10, shipper=_shipper(settings, experiment)
+    ).start()
+    try:
+        assert shipper._writer is None
+        # 12 rows >= one batch of 10: the shipper notices without a writer telling it.
+        assert _wait_for(lambda: shipper.stats()["shipped"] >= 10)
+    finally:
+        shipper.stop()  # its final flush ships the rest
+    assert shipper.stats()["shipped"] == 12
+
+    worker._status_cache = (float("-inf"), {})  # skip the 5 s cache of the shipper's status
+    stats = worker.stats()
+    assert (stats["shipped"], stats["pending_rows"], stats["consecutive_failures"]) == (12, 0, 0)
+    assert stats["last_ship_unix"] > 0
+    worker.stop()
+    assert len(_shipped_table(mlflow_uri, experiment, tmp_path / "t")) == 12
+
+
+def test_unknown_role_is_refused(settings: Settings) -> None:
+    with pytest.raises(ValueError, match="role"):
+        PredictionLog(settings, role="both-ways")  # type: ignore[arg-type]
+
+
+def test_writer_gathers_records_into_few_inserts(settings: Settings) -> None:
+    """Each insert wakes the writer thread, which then competes with the event loop for the GIL."""
+    log = PredictionLog(settings, role="record", write_delay_s=0.2)
+    inserts: list[int] = []
+    append = log.outbox.append
+    log.outbox.append = lambda rows: (inserts.append(len(rows)), append(rows))[1]  # type: ignore[method-assign]
+    log.start()
+    try:
+        for _ in range(5):
+            _record_many(log, 40)
+            time.sleep(0.01)
+        assert log.sync()
+    finally:
+        log.stop()
+    assert sum(inserts) == 200
+    assert len(inserts) <= 3, inserts

@@ -1,6 +1,7 @@
 """End to end over real processes: an MLflow tracking server, a trained planner registered
 into it over HTTP, `kompeten serve` loading the champion from it, calls with httpx (readiness,
-training path, plan, a manager's review), then the tracking server is killed.
+training path, plan, a manager's review), the served predictions reaching the tracking server
+through serve's shipper process, then the tracking server is killed.
 
 The service must keep answering with the model version it loaded while the registry is down
 (it keeps the state it has; the poll fails and says so in /readyz). Every process runs in its
@@ -24,10 +25,12 @@ from typing import Any
 import httpx
 import pytest
 from conftest_serving import World, leaf_unit, nip_in, serving_world
+from mlflow import MlflowClient
 
 from features.settings import Settings
 from serving.db import open_database
 from serving.keys import create_key
+from serving.prediction_log import SERVING_EXPERIMENT
 
 pytestmark = pytest.mark.slow
 
@@ -173,6 +176,7 @@ def test_service_keeps_serving_its_model_when_mlflow_goes_away(tmp_path, process
         "OPENBLAS_NUM_THREADS": "1",
         "KOMPETEN_MODEL_POLL_SECONDS": "1",  # keeps asking the registry, also once it is gone
         "KOMPETEN_SERVE_MLFLOW_TIMEOUT_S": "2",
+        "KOMPETEN_PREDICTION_FLUSH_SECONDS": "1",
     }
     serve_args = [str(BIN / "kompeten"), "serve", "--port", str(api_port), "--workers", "1"]
     service = processes.start("serve", serve_args, serve_env, tmp_path)
@@ -206,6 +210,31 @@ def test_service_keeps_serving_its_model_when_mlflow_goes_away(tmp_path, process
         assert review.json()["model_version"] == version
         reviews = client.get(f"/v1/plans/{nip}/reviews", headers=as_hr).json()
         assert reviews["count"] == 1 and reviews["reviews"][0]["decision"] == "approved"
+
+        # The served predictions reach the tracking server through serve's shipper process.
+        tracker = MlflowClient(tracking_uri=tracking)
+
+        def predictions_shipped() -> bool:
+            experiment = tracker.get_experiment_by_name(SERVING_EXPERIMENT)
+            if experiment is None:
+                return False
+            runs = tracker.search_runs([experiment.experiment_id])
+            history = [
+                m.value
+                for r in runs
+                for m in tracker.get_metric_history(r.info.run_id, "serving_requests")
+            ]
+            return sum(history) >= 2  # the training path and the plan
+
+        try:
+            _wait_for("predictions shipped to MLflow", predictions_shipped, 60, service)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{processes.tail('serve')}") from None
+        runs = tracker.search_runs(
+            [tracker.get_experiment_by_name(SERVING_EXPERIMENT).experiment_id]
+        )
+        assert {r.data.tags["kompeten.model_version"] for r in runs} == {version}
+        assert nip not in str([(r.data.params, r.data.tags, r.data.metrics) for r in runs])
 
         processes.stop("mlflow")
         with pytest.raises(httpx.HTTPError):

@@ -561,24 +561,37 @@ def serve(
     loaded. It picks up a newly promoted champion (or new data) by polling
     (KOMPETEN_MODEL_POLL_SECONDS) or on POST /v1/admin/reload, without a restart, and
     keeps serving what it has when MLflow is unreachable. OpenAPI docs: /docs.
+
+    Served predictions are recorded by the workers and shipped to MLflow by a separate,
+    lower-priority process that this command starts and stops with the service.
     """
     import copy
+    import os
 
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
+
+    from serving.access_log import install as install_access_filter
+    from serving.prediction_shipper import ShipperSupervisor
 
     # uvicorn applies this in every worker: the service's own log lines (model loaded,
     # reload failed, unhandled errors) go where uvicorn's go.
     log_config = copy.deepcopy(LOGGING_CONFIG)
     log_config["loggers"]["kompeten"] = {"handlers": ["default"], "level": "INFO"}
-    uvicorn.run(
-        "serving.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=log_config,
-    )
+    install_access_filter(log_config)  # request lines name NIPs: pseudonymise them
+    os.environ["KOMPETEN_SERVE_PREDICTION_SHIPPING"] = "process"  # read by every worker
+    shipper = ShipperSupervisor().start()
+    try:
+        uvicorn.run(
+            "serving.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=log_config,
+        )
+    finally:
+        shipper.stop()
 
 
 keys_app = typer.Typer(help="API keys for the recommendation service.", no_args_is_help=True)
