@@ -109,6 +109,13 @@ def test_registered_pyfunc_plans_like_the_planner(world):
     direct = planner.plan_frame(frame)
     pd.testing.assert_frame_equal(out.reset_index(drop=True), direct.reset_index(drop=True))
 
+    # The signature declares the plan policy as params: a caller's budget is not dropped.
+    declared = {p.name: p.default for p in model.metadata.signature.params.params}
+    assert declared["jp_budget"] == planner.jp_budget and declared["model_version"] == ""
+    small = model.predict(frame, params={"jp_budget": 8, "model_version": "7"})
+    assert (small["total_jp"] <= 8).all() and set(small["model_version"]) == {"7"}
+    assert (out["total_jp"] > 8).any()
+
 
 def test_batch_plans_break_no_rule(world):
     name = world["settings"].model_name

@@ -105,13 +105,18 @@ def log_pyfunc_model(
     registered_model_name: str,
     pip_requirements: list[str],
     metadata: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> ModelVersion:
-    """Log ONE pyfunc model (joblib artifacts inside) and register a new version of it."""
+    """Log ONE pyfunc model (joblib artifacts inside) and register a new version of it.
+
+    `params` (name -> default) become the signature's params schema: without one, MLflow
+    drops every `predict(..., params=...)` a caller passes (e.g. a JP budget) with a warning.
+    """
     from mlflow.models import infer_signature
 
     assert_no_personal_data(input_example, "input_example")
     output_example = python_model.predict(None, input_example)  # type: ignore[arg-type]
-    signature = infer_signature(input_example, output_example)
+    signature = infer_signature(input_example, output_example, params=dict(params or {}))
     info = mlflow.pyfunc.log_model(
         name="planner",
         python_model=python_model,

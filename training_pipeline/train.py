@@ -511,6 +511,17 @@ def _log_plots(
     plots.close(fig)
 
 
+def pyfunc_params(planner: Any) -> dict[str, Any]:
+    """The plan policy a pyfunc caller may change per call, with the trained defaults
+    (an empty `model_version` means "none stated")."""
+    return {
+        "jp_budget": int(planner.jp_budget),
+        "mentor_capacity": int(planner.mentor_capacity),
+        "with_mentors": True,
+        "model_version": "",
+    }
+
+
 def _register(
     planner: Any,
     example: pd.DataFrame,
@@ -532,6 +543,7 @@ def _register(
             settings.model_name,
             pip_requirements=_requirements(),
             metadata={"as_of": str(example[AS_OF].iloc[0])},
+            params=pyfunc_params(planner),
         )
     name = settings.model_name
     champion = tracking.alias_version(name, tracking.CHAMPION)
