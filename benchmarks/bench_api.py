@@ -26,6 +26,7 @@ import platform
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -230,6 +231,32 @@ def run_wrk(
     }
 
 
+def outbox_counts(home: Path) -> dict[str, int]:
+    """Rows the service recorded so far, and how many still wait for MLflow."""
+    path = home / "prediction_outbox.db"
+    if not path.exists():
+        return {"last_id": 0, "pending": 0}
+    with sqlite3.connect(path, timeout=30) as conn:
+        last = conn.execute("SELECT COALESCE(MAX(id), 0) FROM predictions").fetchone()[0]
+        unclaimed = conn.execute(
+            "SELECT COUNT(*) FROM predictions WHERE batch_id IS NULL"
+        ).fetchone()[0]
+        unsent = conn.execute(
+            "SELECT COALESCE(SUM(n_rows), 0) FROM batches WHERE sent_ms IS NULL"
+        ).fetchone()[0]
+    return {"last_id": int(last), "pending": int(unclaimed) + int(unsent)}
+
+
+def wait_drained(home: Path, timeout: float) -> float | None:
+    """Seconds until the shipper has sent every recorded row to MLflow (None: not in time)."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if outbox_counts(home)["pending"] == 0:
+            return round(time.perf_counter() - started, 1)
+        time.sleep(1.0)
+    return None
+
+
 def summarise(runs: list[dict[str, Any]], connections: list[int]) -> dict[str, Any]:
     """Medians per (connections, endpoint) and the training-path : ping ratios."""
     out: dict[str, Any] = {}
@@ -279,6 +306,9 @@ def main() -> None:
     parser.add_argument("--employees", type=int, default=400, help="Demo employees.")
     parser.add_argument("--home", type=Path, help="Keep (and reuse) the demo here.")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--drain-timeout", type=float, default=300.0, help="Max seconds to wait for shipping."
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install -y wrk)")
@@ -292,6 +322,7 @@ def main() -> None:
         scripts = write_lua(home, key, nips)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
+        before = outbox_counts(home)
         server = start_service(home, port, args.workers)
         started = time.perf_counter()
         wait_ready(base, server, 300.0, home / "bench-serve.log")
@@ -312,6 +343,23 @@ def main() -> None:
                         f"  errors {sum(result['errors'].values())}",
                         flush=True,
                     )
+        served = sum(
+            r["requests"] for r in runs if r["endpoint"] == "training_path"
+        )  # wrk counts completed requests; warm-up rounds are recorded too
+        backlog = outbox_counts(home)["pending"]
+        drained_s = wait_drained(home, args.drain_timeout)
+        recorded = outbox_counts(home)["last_id"] - before["last_id"]
+        shipping = {
+            "measured_training_path_requests": served,
+            "recorded_rows": recorded,
+            "backlog_when_load_stopped": backlog,
+            "seconds_to_ship_backlog": drained_s,
+        }
+        print(
+            f"predictions: {recorded} recorded (incl. warm-up), backlog {backlog} rows when the"
+            f" load stopped, shipped to MLflow {drained_s} s later",
+            flush=True,
+        )
     finally:
         if server is not None:
             stop_service(server)
@@ -352,8 +400,10 @@ def main() -> None:
             "connections": connections,
             "endpoints": ENDPOINTS,
             "note": "wrk and the service share this machine; model polling off; served "
-            "predictions are logged and shipped to the demo's SQLite MLflow as in production",
+            "predictions are recorded by the workers and shipped to the demo's SQLite MLflow by "
+            "serve's shipper process, as in production",
         },
+        "prediction_shipping": shipping,
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
