@@ -105,6 +105,8 @@ class Catalog:
     low_barrier: np.ndarray = field(init=False)
     risk_factor: np.ndarray = field(init=False)
     has_prerequisites: np.ndarray = field(init=False)
+    #: All prerequisites of each course, transitively (what `_needed` can visit).
+    ancestors: tuple[frozenset[int], ...] = field(init=False)
     course_competency_ids: tuple[tuple[str, ...], ...] = field(init=False)
     #: Plain-Python copies for the per-employee loops (faster than numpy scalars there).
     hours_list: tuple[int, ...] = field(init=False)
@@ -137,6 +139,9 @@ class Catalog:
             tuple(comp_ids[k] for k in self.entry_comp[a:b])
             for a, b in zip(self.entry_ptr[:-1], self.entry_ptr[1:], strict=True)
         )
+        ancestors: list[frozenset[int]] = [frozenset()] * n
+        for i in topo.tolist():
+            ancestors[i] = frozenset().union(*((q, *ancestors[q]) for q in self.prerequisites[i]))
         derived = {
             "course_index": MappingProxyType({cid: i for i, cid in enumerate(self.course_ids)}),
             "competency_index": MappingProxyType({k: i for i, k in enumerate(comp_ids)}),
@@ -148,6 +153,7 @@ class Catalog:
             "low_barrier": low,
             "risk_factor": factor,
             "has_prerequisites": np.array([len(p) > 0 for p in self.prerequisites], dtype=bool),
+            "ancestors": tuple(ancestors),
             "course_competency_ids": per_course,
             "hours_list": tuple(int(h) for h in self.hours),
             "active_list": tuple(bool(a) for a in self.active),
@@ -688,7 +694,17 @@ def _needed(cat: Catalog, course: int, taken: set[int] | frozenset[int]) -> list
 class _Selection:
     """A path under construction: courses in the order they were added."""
 
-    __slots__ = ("order", "taken", "hours", "rem", "chosen_c", "value", "main", "objective")
+    __slots__ = (
+        "order",
+        "taken",
+        "hours",
+        "rem",
+        "chosen_c",
+        "open_c",
+        "value",
+        "main",
+        "objective",
+    )
 
     def __init__(self, x: _Context) -> None:
         self.order: list[int] = []
@@ -696,6 +712,7 @@ class _Selection:
         self.hours = 0
         self.rem = x.rem0.copy()
         self.chosen_c = np.zeros(x.n, dtype=bool)
+        self.open_c = ~x.blocked  # candidates neither chosen nor blocked
         self.value: dict[int, float] = {}
         self.main: dict[int, int] = {}
         self.objective = 0.0
@@ -712,6 +729,7 @@ def _add(x: _Context, sel: _Selection, courses: Sequence[int]) -> None:
         j = x.cand_pos.get(course)
         if j is not None:
             sel.chosen_c[j] = True
+            sel.open_c[j] = False
             a, b = x.offs[j], x.offs[j + 1]
             if b > a:
                 comps = x.e_comp[a:b]
@@ -740,6 +758,10 @@ def _greedy(
     ci = x.ci
     first_pick: list[int] | None = None
     best_single: list[int] | None = None
+    # Missing prerequisites per candidate; `_needed` depends on `sel.taken` only through the
+    # course's ancestors, so an entry stays valid until a pick adds one of them.
+    known: dict[int, list[int]] = {}
+    ancestors = cat.ancestors
     while True:
         left = budget - sel.hours
         slots = max_courses - len(sel.order)
@@ -747,28 +769,37 @@ def _greedy(
             break
         closure = np.minimum(x.gain, sel.rem[x.e_comp])
         value = np.bincount(x.e_cand, weights=closure, minlength=n) * x.p
-        adjusted = value * x.mult
-        cost = x.hours_c.copy()
-        count = np.ones(n)
-        bundle_value = value.copy()
-        bundle_adjusted = adjusted.copy()
+        adjusted = value * x.mult if x.at_risk else value  # mult is all ones otherwise
+        # Bundles with missing prerequisites get their cost and value summed in copies; the
+        # arrays are copied only when some candidate has one (few per employee do).
+        cost, bundle_value, bundle_adjusted = x.hours_c, value, adjusted
         needs: dict[int, list[int]] = {}
+        too_long: list[int] = []
         for j in x.pre_cands:
             if sel.chosen_c[j]:
                 continue
-            need = _needed(cat, int(ci[j]), sel.taken)
+            need = known.get(j)
+            if need is None:
+                # Never None here: blocked candidates are not in pre_cands, and taking more
+                # courses cannot make an inactive prerequisite necessary.
+                need = known[j] = _needed(cat, int(ci[j]), sel.taken) or []
             if not need:
                 continue
+            if not needs:
+                cost, bundle_value, bundle_adjusted = cost.copy(), value.copy(), adjusted.copy()
             needs[j] = need
-            count[j] += len(need)
+            if len(need) + 1 > slots:
+                too_long.append(j)
             for q in need:
                 cost[j] += hours[q]
                 jq = x.cand_pos.get(q)
                 if jq is not None:
                     bundle_value[j] += value[jq]
                     bundle_adjusted[j] += adjusted[jq]
-        ok = ~sel.chosen_c & ~x.blocked & (cost <= left) & (count <= slots)
+        ok = sel.open_c & (cost <= left)
         ok &= bundle_value >= min_value
+        if too_long:
+            ok[too_long] = False
         if not ok.any():
             break
         ratio = np.where(ok, bundle_adjusted / np.maximum(cost, _EPS), -np.inf)
@@ -779,6 +810,8 @@ def _greedy(
             s = int(np.where(ok, bundle_adjusted, -np.inf).argmax())
             best_single = [*needs.get(s, ()), int(ci[s])]
         _add(x, sel, bundle)
+        added = frozenset(bundle)
+        known = {k: v for k, v in known.items() if ancestors[int(ci[k])].isdisjoint(added)}
     return first_pick, best_single
 
 

@@ -104,10 +104,13 @@ class DevelopmentPlanner:
     ) -> dict[str, list[PathStep]]:
         """Training path per NIP of the view."""
         budget = self.jp_budget if jp_budget is None else int(jp_budget)
-        if scored is None:
-            scored = self.recommender.score(view)
         catalog = self.catalog
-        candidates = candidates_from_frame(scored, catalog)
+        if scored is None and hasattr(self.recommender, "score_candidates"):
+            candidates = self.recommender.score_candidates(view, catalog)
+        else:
+            if scored is None:
+                scored = self.recommender.score(view)
+            candidates = candidates_from_frame(scored, catalog)
         states = employee_states_from_view(view)
         risk_map = None
         if self.risk_adaptation and risks is not None:

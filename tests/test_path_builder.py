@@ -522,3 +522,76 @@ def test_frame_without_gains_uses_band_defaults():
     (step,) = build_path(EmployeeState("1", {"PP": (2.0, 4.0)}), frame, cat)
     assert step.score == pytest.approx(0.5 * 2.0)
     assert step.p_complete == 0.5
+
+
+# --- the prerequisite cache of the greedy is exact ---------------------------------------------
+
+
+def test_ancestors_are_the_transitive_prerequisites():
+    cat, _, _, _ = random_case(7, 30)
+    for i in range(cat.n_courses):
+        seen, stack = set(), list(cat.prerequisites[i])
+        while stack:
+            q = stack.pop()
+            if q not in seen:
+                seen.add(q)
+                stack.extend(cat.prerequisites[q])
+        assert cat.ancestors[i] == frozenset(seen)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_cached_prerequisites_give_the_paths_of_recomputing_them(seed):
+    """Declaring every course an ancestor of every other empties the cache after each pick,
+    which is recomputing the missing prerequisites every round (the uncached greedy).
+
+    Short courses in long prerequisite chains, every course a candidate: many picks, each
+    often taking a prerequisite of other candidates.
+    """
+    rng = random.Random(3000 + seed)
+    names = [f"K{i}" for i in range(30)]
+    courses = [(k, "klasikal", rng.choice([2, 3, 4, 6]), rng.random() < 0.95) for k in names]
+    bands = [(k, rng.choice(list(NAMES)), 1, 5) for k in names]
+    prereqs = [(names[j], names[i]) for j in range(30) for i in range(j) if rng.random() < 0.08]
+    cat = catalog(courses, bands, prereqs)
+    employee = emp({k: (1.0, 5.0) for k in NAMES}, rng.sample(names, 3))
+    scored = Candidates.from_arrays(
+        cat, names, [rng.uniform(0.3, 1.0) for _ in names], None, [rng.random() for _ in names]
+    )
+    uncached = Catalog.from_frames(*_frames(cat))
+    object.__setattr__(uncached, "ancestors", (frozenset(range(30)),) * 30)
+    for risk in (None, 0.9):
+        params = {"jp_budget": 40, "min_jp": 20, "risk": risk, "min_value": 0.0}
+        path = build_path(employee, scored, cat, **params)
+        assert len(path) >= 5
+        assert path == build_path(employee, scored, uncached, **params)
+
+
+def _frames(cat: Catalog) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    """The frames a catalog was built from (to build an independent copy)."""
+    courses = pd.DataFrame(
+        {
+            c.COURSE_ID: list(cat.course_ids),
+            c.TITLE: list(cat.titles),
+            c.PROVIDER: "BPSDM",
+            c.MODE: list(cat.modes),
+            c.HOURS_JP: cat.hours,
+            c.ACTIVE: cat.active,
+        }
+    )
+    bands = pd.DataFrame(
+        {
+            c.COURSE_ID: [cat.course_ids[i] for i in cat.entry_course],
+            c.COMPETENCY_ID: [cat.competency_ids[k] for k in cat.entry_comp],
+            c.MIN_LEVEL: cat.entry_min,
+            c.TARGET_LEVEL: cat.entry_target,
+        }
+    )
+    pre = pd.DataFrame(
+        [
+            (cat.course_ids[i], cat.course_ids[q])
+            for i, qs in enumerate(cat.prerequisites)
+            for q in qs
+        ],
+        columns=[c.COURSE_ID, c.PREREQUISITE_ID],
+    )
+    return courses, bands, pre, dict(zip(cat.competency_ids, cat.competency_names, strict=True))

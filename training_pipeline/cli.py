@@ -384,6 +384,15 @@ def plan(
             "--spark-master", help="Spark master URL for --engine spark (local[*], spark://...)."
         ),
     ] = "local[*]",
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            min=1,
+            help="Worker processes for --engine pandas (default: the CPUs available); "
+            "the plans do not depend on it.",
+        ),
+    ] = None,
 ) -> None:
     """Write one development plan per active employee (JSON Lines) with the champion model.
 
@@ -406,7 +415,7 @@ def plan(
         from training_pipeline.batch_plan import run_plan
 
         run_plan_engine = run_plan
-    extra: dict[str, Any] = {"master": spark_master} if engine == "spark" else {}
+    extra: dict[str, Any] = {"master": spark_master} if engine == "spark" else {"jobs": jobs}
 
     _require_folder(data)
     settings = get_settings()
