@@ -261,7 +261,8 @@ def stage_planning(work: Path, n: int, courses: int, seed: int) -> dict[str, Any
         "plans": n_plans,
         "partitions": len(planned),
         "largest_partition": max(sizes) if sizes else 0,
-        "employees_per_second_per_core": rest_n / rest_s if rest_s > 0 else math.nan,
+        "jobs": int(summary.get("jobs", 1)),
+        "employees_per_second": rest_n / rest_s if rest_s > 0 else math.nan,
         "slowest_partition": _slowest(sizes, seconds),
     }
 
@@ -342,11 +343,14 @@ STAGE_FUNCTIONS: dict[str, Callable[[Path, int, int, int], dict[str, Any]]] = {
 }
 
 
+TREE_STAGES = frozenset({"planning", "spark_planning"})
+
+
 class TreeMemory:
-    """Peak summed RSS of this process and all its descendants, sampled from /proc.
+    """Peak summed memory (PSS) of this process and all its descendants, sampled from /proc.
 
     ru_maxrss sees only this process (and children it has waited for); Spark's JVM and its
-    Python workers live below it, so the Spark stage needs the sampled sum.
+    Python workers, and the planning stage's forked workers, live below it.
     """
 
     def __init__(self, interval: float = 0.5) -> None:
@@ -388,19 +392,30 @@ def tree_rss_mib(root: int) -> float:
             if parent == pid and child not in tree:
                 tree.add(child)
                 frontier.append(child)
-    pages = 0
-    for pid in tree:
-        try:
-            pages += int(Path(f"/proc/{pid}/statm").read_text().split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
+    return sum(_resident_mib(pid) for pid in tree)
+
+
+def _resident_mib(pid: int) -> float:
+    """PSS (shared pages split between their users: forked workers are not counted twice),
+    else RSS where smaps_rollup is not readable."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024.0  # kB
+    except (OSError, IndexError, ValueError):
+        pass
+    try:
+        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0.0
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def run_child(stage: str, work: Path, n: int, courses: int, seed: int) -> None:
     """Entry of the stage subprocess: run, then print one result line with peak memory."""
     # Sampling /proc costs ~30 ms a pass: only the Spark stage, whose memory is elsewhere.
-    with TreeMemory(interval=2.0) if stage == "spark_planning" else nullcontext() as tree:
+    # Spark's JVM and workers, and the planning stage's forked workers, live below this process.
+    with TreeMemory(interval=2.0) if stage in TREE_STAGES else nullcontext() as tree:
         result = STAGE_FUNCTIONS[stage](work, n, courses, seed)
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
@@ -601,8 +616,8 @@ def print_size(n: int, stages: dict[str, Any]) -> None:
         if name == "planning":
             print(
                 f"  {'':<18}{detail['partitions']} partitions (largest "
-                f"{detail['largest_partition']:,}), "
-                f"{detail['employees_per_second_per_core']:.0f} employees/s on one core"
+                f"{detail['largest_partition']:,}), {detail.get('jobs', 1)} worker processes, "
+                f"{detail['employees_per_second']:.0f} employees/s"
             )
 
 
@@ -679,8 +694,8 @@ def main(argv: list[str] | None = None) -> None:
         },
         "git": _git_state(),
         "memory_method": "ru_maxrss of each stage's own subprocess (peak RSS incl. interpreter "
-        "and imports); Spark: peak summed RSS of the process tree (driver, JVM, Python "
-        "workers) sampled from /proc every 2 s",
+        "and imports); planning and Spark: peak summed PSS of the process tree (forked "
+        "workers; driver, JVM, Python workers) sampled from /proc every 2 s",
         "courses": args.courses,
         "repeats": args.repeats,
         "cheap_seconds": args.cheap_seconds,
