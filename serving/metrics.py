@@ -136,6 +136,8 @@ _LOG_GAUGES = {
     "pending_rows": "Predictions in the outbox not yet accepted by MLflow.",
     "consecutive_failures": "Flush cycles failed in a row (0 when MLflow is reachable).",
     "last_ship_unix": "Unix time of the last successful flush (0: none yet).",
+    "shipper_heartbeat_unix": "Unix time serve's shipper process last ended a flush cycle, "
+    "successful or not (0: no shipper process reported yet).",
 }
 
 

@@ -1017,6 +1017,7 @@ class PredictionLog:
                 for k in ("shipped", "failures", "quarantined", "consecutive_failures")
             }
             fresh["last_ship_unix"] = status.get("last_ship_unix", 0.0)
+            fresh["shipper_heartbeat_unix"] = status.get("heartbeat_unix", 0.0)
             fresh["pending_rows"] = float(self.outbox.pending_rows())
         except sqlite3.Error:
             return cached

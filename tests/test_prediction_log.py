@@ -408,7 +408,9 @@ def test_record_role_writes_without_shipping_and_ship_role_ships_what_it_wrote(
     worker._status_cache = (float("-inf"), {})  # skip the 5 s cache of the shipper's status
     stats = worker.stats()
     assert (stats["shipped"], stats["pending_rows"], stats["consecutive_failures"]) == (12, 0, 0)
-    assert stats["last_ship_unix"] > 0
+    assert (
+        stats["last_ship_unix"] > 0 and stats["shipper_heartbeat_unix"] >= stats["last_ship_unix"]
+    )
     worker.stop()
     assert len(_shipped_table(mlflow_uri, experiment, tmp_path / "t")) == 12
 
