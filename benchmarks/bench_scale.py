@@ -124,48 +124,8 @@ def stage_features(work: Path, n: int, courses: int, seed: int) -> dict[str, Any
     return {"seconds": total, "parts": {**fs.timings, "matrices": total - built}}
 
 
-def _float_safe_privacy_guard() -> bool:
-    """Round floats before the MLflow NIP guard scans a mapping's JSON text.
-
-    `features.privacy.assert_no_personal_data` dumps dicts to JSON and looks for 18-digit
-    runs; a metric such as 0.012345678901234568 prints one and is refused as an NIP (a false
-    positive that stops `run_training` after registering). Strings are still checked as is.
-    Returns whether the guard needed the wrapper (recorded in the results).
-    """
-    import json as _json
-
-    from features import privacy
-    from training_pipeline import tracking
-
-    try:
-        privacy.assert_no_personal_data({"probe": 0.012345678901234568}, "probe")
-        return False
-    except privacy.PersonalDataError:
-        pass
-    original = privacy.assert_no_personal_data
-
-    def _rounded(value: Any) -> Any:
-        if isinstance(value, float):
-            return float(f"{value:.12g}")
-        if isinstance(value, dict):
-            return {k: _rounded(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [_rounded(v) for v in value]
-        return value
-
-    def guard(value: Any, where: str) -> None:
-        if isinstance(value, dict | list | tuple):
-            value = _rounded(_json.loads(_json.dumps(value, default=str)))
-        original(value, where)
-
-    tracking.assert_no_personal_data = guard  # type: ignore[assignment]
-    return True
-
-
 def stage_training(work: Path, n: int, courses: int, seed: int) -> dict[str, Any]:
     from training_pipeline.train import TrainConfig, run_training
-
-    patched_guard = _float_safe_privacy_guard()
 
     paths = _paths(work)
     config = TrainConfig(
@@ -186,7 +146,6 @@ def stage_training(work: Path, n: int, courses: int, seed: int) -> dict[str, Any
         "version": result.version,
         "promoted": result.promoted,
         "holdout_ndcg_at_10": result.metrics.get("holdout_ndcg_at_10"),
-        "float_safe_privacy_guard": patched_guard,
     }
 
 
