@@ -243,6 +243,16 @@ class Catalog:
             )
         }
 
+    def entry_positions(self, rows: np.ndarray, comp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where each (catalog course row, competency code) pair sits among the bands, and
+        which pairs are not there (unknown competency, or a course that does not develop it)."""
+        key = rows * max(len(self.competency_ids), 1) + comp
+        pos = np.searchsorted(self.entry_key, key)
+        bad = (comp < 0) | (pos >= len(self.entry_key))
+        if len(self.entry_key):
+            bad |= self.entry_key[np.minimum(pos, len(self.entry_key) - 1)] != key
+        return pos, bad
+
     def course_indices(self, course_ids: Sequence[str] | np.ndarray | pd.Series) -> np.ndarray:
         """Catalog indices of `course_ids`; an unknown id raises `ValueError`."""
         idx = pd.Index(self.course_ids).get_indexer(pd.Index(np.asarray(course_ids, dtype=object)))
@@ -474,12 +484,7 @@ def candidates_from_frame(
         has = ~pd.isna(comp_ids)
         comp = pd.Index(catalog.competency_ids).get_indexer(pd.Index(comp_ids[has]))
         rows_c = key_c[has]
-        key = rows_c * max(len(catalog.competency_ids), 1) + comp
-        pos = np.searchsorted(catalog.entry_key, key)
-        pos_ok = np.minimum(pos, max(len(catalog.entry_key) - 1, 0))
-        bad = (comp < 0) | (pos >= len(catalog.entry_key))
-        if len(catalog.entry_key):
-            bad |= catalog.entry_key[pos_ok] != key
+        pos, bad = catalog.entry_positions(rows_c, comp)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise ValueError(

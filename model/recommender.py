@@ -436,7 +436,6 @@ class _Scored:
     gain: np.ndarray
     utility: np.ndarray
     entry_pos: np.ndarray
-
     entry_pair: np.ndarray
 
     @property
@@ -497,12 +496,7 @@ class _Scored:
         comp_to_catalog = pd.Index(catalog.competency_ids).get_indexer(knowledge.competency_ids)
         comp = comp_to_catalog[knowledge.entry_comp[self.entry_pos[bands]]]
         rows_c = cc[cand_of_band]
-        key = rows_c * max(len(catalog.competency_ids), 1) + comp
-        pos = np.searchsorted(catalog.entry_key, key)
-        pos_ok = np.minimum(pos, max(len(catalog.entry_key) - 1, 0))
-        bad = (comp < 0) | (pos >= len(catalog.entry_key))
-        if len(catalog.entry_key):
-            bad |= catalog.entry_key[pos_ok] != key
+        pos, bad = catalog.entry_positions(rows_c, comp)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             k = knowledge.competency_ids[knowledge.entry_comp[self.entry_pos[bands[i]]]]
