@@ -57,6 +57,27 @@ def _require_folder(path: Path, option: str = "--data") -> None:
         raise typer.BadParameter(f"{path} is not a folder", param_hint=option)
 
 
+JpBudget = Annotated[
+    int,
+    typer.Option(
+        "--jp-budget",
+        min=1,
+        max=200,
+        help="JP (lesson hours) a training path may use; paths aim for at least 20 JP a "
+        "year (PP 17/2020) when the budget allows.",
+    ),
+]
+MentorCapacity = Annotated[
+    int,
+    typer.Option(
+        "--mentor-capacity",
+        min=1,
+        max=20,
+        help="Mentees per mentor, ongoing mentorships included.",
+    ),
+]
+
+
 @app.command("demo-data")
 def demo_data(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the dataset to.")] = Path(
@@ -206,8 +227,8 @@ def train(
             "(default: <data>-truth when it exists). Models never read it.",
         ),
     ] = None,
-    jp_budget: Annotated[int, typer.Option("--jp-budget", min=1, max=200)] = 40,
-    mentor_capacity: Annotated[int, typer.Option("--mentor-capacity", min=1, max=20)] = 3,
+    jp_budget: JpBudget = 40,
+    mentor_capacity: MentorCapacity = 3,
     no_ablations: Annotated[
         bool, typer.Option("--no-ablations", help="Skip the ablation fits (faster).")
     ] = False,
@@ -364,8 +385,8 @@ def plan(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Plan date (default: last date in the data).")
     ] = None,
-    jp_budget: Annotated[int, typer.Option("--jp-budget", min=1, max=200)] = 40,
-    mentor_capacity: Annotated[int, typer.Option("--mentor-capacity", min=1, max=20)] = 3,
+    jp_budget: JpBudget = 40,
+    mentor_capacity: MentorCapacity = 3,
     model_uri: Annotated[
         str | None,
         typer.Option("--model-uri", help="MLflow model URI (default: models:/<name>@champion)."),
@@ -374,8 +395,8 @@ def plan(
         str,
         typer.Option(
             "--engine",
-            help="pandas (one process) or spark (Apache Spark, one task per kecamatan/dinas; "
-            "needs the `spark` extra (pyspark) and Java 17+).",
+            help="pandas (this machine, --jobs worker processes) or spark (Apache Spark, one "
+            "task per kecamatan/dinas; needs the `spark` extra (pyspark) and Java 17+).",
         ),
     ] = "pandas",
     spark_master: Annotated[
