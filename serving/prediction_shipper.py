@@ -45,7 +45,8 @@ def run(stop: threading.Event, niceness: int = NICENESS) -> None:
     log = PredictionLog(get_settings(), role="ship").start()
     _log.info("prediction shipper started (outbox %s)", log.outbox_path)
     try:
-        stop.wait()
+        while not stop.wait(1.0):  # a timed wait: signal handlers run in between
+            pass
     finally:
         log.stop()
 
