@@ -525,6 +525,9 @@ def test_needs_page_and_downloads_parse(client, pw):
     base = f"/halaman/unit/{pw.parent}"
     page = client.get(f"{base}/kebutuhan")
     assert page.status_code == 200 and "Modul yang perlu dipesan" in page.text
+    for csv_name in ("kompetensi.csv", "pelatihan.csv", "modul.csv"):
+        assert f'href="{base}/kebutuhan/{csv_name}"' in page.text
+    assert page.text.count("<section") == 3 and page.text.count('<th scope="col">') == 14
 
     members = unit_members(pw, pw.parent)
     comp = pw.world.view.competency
