@@ -46,7 +46,6 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.model_selection import KFold
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
 
 from features import columns as c
 from features.as_of import AsOfLike
@@ -58,6 +57,7 @@ from features.mentor_pair_features import (
     mentorship_examples,
 )
 from features.plan_input import EmployeeView
+from model.threads import limit_threads
 
 #: Direction of the monotone constraints (+1: the expected outcome never falls as it rises).
 MONOTONE = {MENTOR_OUTCOME: 1, MENTOR_MENTEE_CHANGE: 1}
@@ -295,7 +295,7 @@ class MentorPairScorer(BaseEstimator):
             )
             return self
         self.model_name_ = best
-        with threadpool_limits(1):
+        with limit_threads(1):
             self.model_ = self._make(best).fit(Xa, ya)
         return self
 
@@ -311,7 +311,7 @@ class MentorPairScorer(BaseEstimator):
         def mse(pred: np.ndarray, test: np.ndarray) -> float:
             return float(((y[test] - np.clip(pred, *_OUTCOME_RANGE)) ** 2).mean())
 
-        with threadpool_limits(1):
+        with limit_threads(1):
             for train, test in folds.split(X):
                 errors["constant"].append(mse(np.full(len(test), y[train].mean()), test))
                 errors["rule"].append(mse(_rule_outcome(X[test]), test))
@@ -329,7 +329,7 @@ class MentorPairScorer(BaseEstimator):
         if self.model_ is None:
             pred = _rule_outcome(Xa)
         elif len(Xa) < _SINGLE_THREAD_ROWS:
-            with threadpool_limits(1):
+            with limit_threads(1):
                 pred = self.model_.predict(Xa) if len(Xa) else np.zeros(0)
         else:
             pred = self.model_.predict(Xa)

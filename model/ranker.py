@@ -39,8 +39,7 @@ With too little data a model falls back: completion to its base rate, the gain t
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
-from functools import cache
+from contextlib import AbstractContextManager
 from numbers import Integral, Real
 
 import numpy as np
@@ -50,7 +49,6 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import ThreadpoolController
 
 from features.pair_features import (
     GAIN_FEATURES,
@@ -58,6 +56,7 @@ from features.pair_features import (
     PAIR_FEATURES,
     UNDERPREPARED_FACTOR,
 )
+from model.threads import limit_threads
 
 #: Direction of the completion model's monotone constraints (+1 rises, -1 falls).
 COMPLETION_MONOTONE = {
@@ -82,17 +81,9 @@ _I_N_EFFECT = GAIN_FEATURES.index("band_n_effect")
 MIN_COURSE_FACTOR = 0.1
 
 
-@cache
-def _controller() -> ThreadpoolController:
-    """Found once (inspecting the loaded libraries costs ms); limiting through it costs us."""
-    return ThreadpoolController()
-
-
 def _threads(n: int | None) -> AbstractContextManager:
     """Limit OpenMP threads (the boosting models' only parallelism) to n; None: no limit."""
-    if n is None:
-        return nullcontext()
-    return _controller().limit(limits=int(n), user_api="openmp")
+    return limit_threads(n, "openmp")
 
 
 #: Rows predicted per call (bounds the temporary arrays of one call).

@@ -25,7 +25,7 @@ import math
 import time
 import warnings
 from collections.abc import Iterable, Mapping
-from contextlib import nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from numbers import Integral, Real
 from types import MappingProxyType
@@ -57,6 +57,7 @@ from features.risk_features import (
 )
 from model.metrics import brier_score, expected_calibration_error, roc_auc
 from model.reasons import mode_label
+from model.threads import limit_threads
 
 RISK = "risk"
 REASON = "reason"
@@ -257,12 +258,8 @@ class ParticipationRisk(ClassifierMixin, BaseEstimator):
             random_state=self.random_state,
         )
 
-    def _threads(self):
-        if self.n_threads is None:
-            return nullcontext()
-        from threadpoolctl import threadpool_limits
-
-        return threadpool_limits(limits=self.n_threads)
+    def _threads(self) -> AbstractContextManager:
+        return limit_threads(self.n_threads)
 
     def fit(self, X, y) -> ParticipationRisk:
         """Fit on features (`RISK_FEATURE_COLUMNS`, NaN allowed) and 0/1 outcomes."""

@@ -112,9 +112,9 @@ def _in_worker(fn: Callable[[dict[str, Any], str], Any], key: str) -> Any:
 
 def _limit_threads() -> None:
     """One OpenMP/BLAS thread per worker: the workers are the parallelism."""
-    from threadpoolctl import threadpool_limits
+    from model.threads import limit_threads
 
-    threadpool_limits(limits=1)
+    limit_threads(1)  # applies at once and stays: the worker process lives for the pool
 
 
 def _map_partitions(
