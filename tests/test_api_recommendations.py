@@ -102,7 +102,7 @@ def test_training_path(client, world, predictions):
     assert len(scores) == len(items) and latency >= 0.0
 
 
-def test_training_path_budget_and_top_k(client, world):
+def test_training_path_budget_and_top_k(client, world, predictions):
     state = world.state()
     nip = next(
         n
@@ -119,6 +119,10 @@ def test_training_path_budget_and_top_k(client, world):
     ).json()
     assert small["jp_budget"] == 12
     assert small["model_version"] == "1"
+    kind, recorded_nip, _, items, scores, _, _ = predictions.records[-1]  # planned on demand
+    assert (kind, recorded_nip) == ("training_path", nip)
+    assert items == [s["course_id"] for s in small["training_path"]]
+    assert len(scores) == len(items)
 
 
 def test_plan_matches_single_employee_planning(client, world):

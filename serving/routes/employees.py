@@ -7,7 +7,6 @@ serialised at load; everything else goes to the declared handler (see
 
 from __future__ import annotations
 
-import math
 import time
 
 from fastapi import APIRouter, Request
@@ -27,6 +26,7 @@ from serving.routes.recommendations import (
     cached_caller,
     json_response,
     may_read,
+    record_path,
     send_answer,
 )
 from serving.schemas import PlanPublic
@@ -67,15 +67,7 @@ async def read_plan(nip: NipPath, request: Request, key: KeyDep) -> Response:
         plan = await run_in_threadpool(state.plan, nip)
     result = PlanPublic.from_plan(plan, state.as_of.date(), state.default_jp_budget)
     steps = plan["training_path"]
-    predictions.record(
-        "plan",
-        nip,
-        state.model_version,
-        [s["course_id"] for s in steps],
-        [math.nan if s["score"] is None else float(s["score"]) for s in steps],
-        plan["participation_risk"],
-        (time.perf_counter() - start) * 1000.0,
-    )
+    record_path(predictions, "plan", nip, state, steps, plan["participation_risk"], start)
     return json_response(result.model_dump_json())
 
 

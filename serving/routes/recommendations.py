@@ -60,6 +60,27 @@ def _number(value: object) -> float:
     return float("nan") if value is None else float(value)  # type: ignore[arg-type]
 
 
+def record_path(
+    predictions: PredictionRecorder,
+    kind: str,
+    nip: str,
+    state: ServingState,
+    steps: list[dict[str, Any]],
+    risk: float | None,
+    start: float,
+) -> None:
+    """Record a served path: its course ids, their scores (NaN where a step has none)."""
+    predictions.record(
+        kind,
+        nip,
+        state.model_version,
+        [s["course_id"] for s in steps],
+        [_number(s["score"]) for s in steps],
+        risk,
+        (time.perf_counter() - start) * 1000.0,
+    )
+
+
 # --- the precomputed path -------------------------------------------------------------------------
 
 
@@ -216,14 +237,8 @@ async def recommend_training_path(
         risk_reasons=state.risk_reasons(body.nip),
         truncated=len(shown) < len(steps),
     )
-    predictions.record(
-        "training_path",
-        body.nip,
-        state.model_version,
-        [s["course_id"] for s in shown],
-        [_number(s["score"]) for s in shown],
-        plan["participation_risk"],
-        (time.perf_counter() - start) * 1000.0,
+    record_path(
+        predictions, "training_path", body.nip, state, shown, plan["participation_risk"], start
     )
     return json_response(result.model_dump_json())
 
