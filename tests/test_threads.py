@@ -24,3 +24,12 @@ def test_none_means_no_limit() -> None:
     before = _threads("openmp") + _threads("blas")
     with limit_threads(None):
         assert _threads("openmp") + _threads("blas") == before
+
+
+def test_a_library_imported_later_is_limited_too() -> None:
+    with limit_threads(1):  # the controller is found before the import below
+        pass
+    import implicit.cpu.als  # noqa: F401 - brings the system's OpenMP runtime along
+
+    with limit_threads(1, "openmp"):
+        assert set(_threads("openmp")) == {1}
