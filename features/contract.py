@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pandas as pd
+
 from features import columns as c
 
 CONTRACT_VERSION = 1
@@ -239,3 +241,25 @@ CROSS_RULES: dict[str, str] = {
     "mentee_not_mentor": "mentee_nip differs from mentor_nip",
     "end_after_start": "end_date is not before start_date",
 }
+
+
+#: Pandas dtype by contract type: (required column, optional column, column with gaps).
+_DTYPES = {
+    "str": ("str", "str", "str"),
+    "enum": ("str", "str", "str"),
+    "int": ("int64", "Int64", "Int64"),
+    "float": ("float64", "float64", "float64"),
+    "date": ("datetime64[ns]", "datetime64[ns]", "datetime64[ns]"),
+    "bool": ("bool", "boolean", "boolean"),
+}
+
+
+def typed_dtype(col: ColumnSpec, nullable: bool = False) -> str:
+    """Pandas dtype of a column in the typed form; `nullable` for a required column that has
+    gaps because some cells broke the contract."""
+    return _DTYPES[col.dtype][2 if nullable else int(col.optional)]
+
+
+def null_column(col: ColumnSpec, n_rows: int) -> pd.Series:
+    """A column of missing values: stands in for a missing or unusable column."""
+    return pd.Series([None] * n_rows, dtype=typed_dtype(col, nullable=True))

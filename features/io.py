@@ -22,16 +22,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from features import validation
-from features.contract import TABLES, ColumnSpec, TableSpec
-from features.validation import (
-    TableSource,
-    ValidationReport,
-    Violation,
-    format_report,
-    null_column,
-    typed_dtype,
-)
+from features.contract import TABLES, ColumnSpec, TableSpec, null_column, typed_dtype
+from features.report import TableSource, ValidationReport, Violation, format_report
+from features.validation import validate_tables
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +80,7 @@ def load_dataset(folder: str | Path) -> dict[str, pd.DataFrame]:
     Returns every table of the contract in the typed form (absent optional tables as empty
     frames). Warnings (e.g. unknown extra columns) do not stop loading; they are logged once.
     """
-    report = validation.validate_dataset(folder)
+    report = validate_dataset(folder)
     if not report.ok:
         raise DatasetError(report)
     if report.warnings:
@@ -99,6 +92,12 @@ def load_dataset(folder: str | Path) -> dict[str, pd.DataFrame]:
             ", ".join(f"{rule} {n}" for rule, n in sorted(counts.items())),
         )
     return report.tables
+
+
+def validate_dataset(folder: str | Path) -> ValidationReport:
+    """Read a dataset folder once and check every rule of the contract."""
+    read = read_tables(folder)
+    return validate_tables(read.tables, read.sources, read.violations)
 
 
 def read_tables(folder: str | Path) -> DatasetRead:

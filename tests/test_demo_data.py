@@ -106,8 +106,7 @@ def test_course_count_is_a_parameter():
 
 
 def test_written_dataset_passes_validation_and_loads_back_identical(written):
-    from features.io import load_dataset
-    from features.validation import validate_dataset
+    from features.io import load_dataset, validate_dataset
 
     root, summary = written
     report = validate_dataset(root / "demo")
@@ -121,7 +120,7 @@ def test_written_dataset_passes_validation_and_loads_back_identical(written):
 
 
 def test_parquet_output_passes_validation(tmp_path):
-    from features.validation import validate_dataset
+    from features.io import validate_dataset
 
     write_demo(tmp_path / "demo", n_employees=120, seed=2, fmt="parquet", years=2)
     assert sorted(p.suffix for p in (tmp_path / "demo").iterdir()) == [".parquet"] * 12

@@ -24,9 +24,9 @@ from features.io import (
     empty_table,
     load_dataset,
     read_tables,
+    validate_dataset,
     write_dataset,
 )
-from features.validation import validate_dataset
 
 
 def errors(report) -> set[tuple]:

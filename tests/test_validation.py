@@ -12,14 +12,9 @@ import pytest
 from tiny_dataset import CAMAT, KASI, NEW_CPNS, STAFF_A, tiny_tables, write_tiny
 
 from features import columns as c
-from features.validation import (
-    WARNING_RULES,
-    Violation,
-    format_report,
-    report_to_rows,
-    validate_dataset,
-    validate_tables,
-)
+from features.io import validate_dataset
+from features.report import WARNING_RULES, Violation, format_report, report_to_rows
+from features.validation import validate_tables
 
 
 def _rows(folder: Path, table: str) -> list[list[str]]:

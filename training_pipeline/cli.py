@@ -165,7 +165,8 @@ def validate(
     Exit 0 with row counts per table when every rule holds; exit 1 with a report naming file,
     line, column, value and rule for each violation (capped at --max-rows, then a count).
     """
-    from features.validation import format_report, report_to_rows, validate_dataset
+    from features.io import validate_dataset
+    from features.report import format_report, report_to_rows
 
     _require_folder(data)
     result = validate_dataset(data)
@@ -204,7 +205,7 @@ def _dataset_error_exit(exc: Exception) -> None:
     """Print a dataset's row-level report and exit 1 (never a traceback)."""
     report = getattr(exc, "report", None)
     if report is not None:
-        from features.validation import format_report
+        from features.report import format_report
 
         console.print(format_report(report), markup=False, highlight=False, soft_wrap=True)
     else:
