@@ -92,6 +92,15 @@ EXPECTATION_VALUES = ("di_atas", "sesuai", "di_bawah")
 RATING_VALUES = ("sangat_baik", "baik", "butuh_perbaikan", "kurang", "sangat_kurang")
 #: Numeric score of an SKP rating (higher is better), for trends and the 9-box.
 RATING_SCORE = {"sangat_baik": 5, "baik": 4, "butuh_perbaikan": 3, "kurang": 2, "sangat_kurang": 1}
+#: How Permenpan RB 6/2022 words each rating (predikat kinerja) where a person reads it; the
+#: contract's values stay plain identifiers.
+RATING_LABELS = {
+    "sangat_baik": "Sangat Baik",
+    "baik": "Baik",
+    "butuh_perbaikan": "Butuh Perbaikan",
+    "kurang": "Kurang/Misconduct",
+    "sangat_kurang": "Sangat Kurang",
+}
 COURSE_MODES = (
     "klasikal", "e_learning", "blended", "workshop", "seminar", "coaching", "mentoring", "magang",
 )  # fmt: skip
@@ -112,8 +121,12 @@ SKP_MATRIX = {
     ("di_bawah", "di_atas"): "butuh_perbaikan",
 }
 
-#: Minimum competency development per ASN per year, in JP (PP 17/2020, art. 203).
+#: Minimum competency development per ASN per year, in JP: PP 11/2017 Pasal 203 ayat (4), as
+#: amended by PP 17/2020 (the amendment did not move the obligation out of PP 11/2017).
 MIN_JP_PER_YEAR = 20
+#: The citation of that rule as people read it (Bahasa Indonesia, English).
+MIN_JP_RULE_ID = "PP 11/2017 Pasal 203 ayat (4) jo. PP 17/2020"
+MIN_JP_RULE_EN = "PP 11/2017 art. 203(4), as amended by PP 17/2020"
 #: Managerial competency levels run 1..5 (Permenpan RB 38/2017).
 MIN_LEVEL_VALUE = 1
 MAX_LEVEL_VALUE = 5

@@ -83,7 +83,7 @@ def evaluation_vectors(
       least-squares slope (score per year) over the last `skp_window` closed years reviewed;
       the slope is NaN with fewer than two reviews.
     - JP: JP of courses completed in the 12 months up to `as_of` (end_date in (as_of - 1 year,
-      as_of]) and the deficit against `min_jp_per_year` (PP 17/2020: 20 JP a year).
+      as_of]) and the deficit against `min_jp_per_year` (PP 11/2017 Pasal 203(4): 20 JP a year).
     - Participation: counts and smoothed completion / drop-out / no-show rates, overall and per
       course mode; enrollment counts; days since the last completed training (NaN if none).
     - Profile: tenure and age in years, grade and category of the position, golongan rank.

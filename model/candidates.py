@@ -19,8 +19,8 @@ Both lists are interleaved in proportion `1 - collaborative_share : collaborativ
 when one runs out, the other fills the remaining slots. Then, if slots remain (`growth`),
 growth candidates: courses whose band fits a competency the position requires and the employee
 already meets, ordered by how far they lift it (times the effect weight). Every ASN owes
-20 JP a year (PP 17/2020) whether or not a gap is open, so an employee without gaps still gets
-a list. Courses the employee completed or is taking, and inactive courses, are never
+20 JP a year (PP 11/2017 Pasal 203(4)) whether or not a gap is open, so an employee without
+gaps still gets a list. Courses the employee completed or is taking, and inactive courses, are never
 candidates.
 
 Item-item (rather than user factors) keeps prediction a function of the employee's own

@@ -17,8 +17,8 @@ constraints (NP-hard). We solve it greedily by value per JP, re-evaluating value
 prerequisite costs after every pick, and also run the greedy once more from the best single
 course (the classic fix that gives budgeted greedy a constant-factor guarantee when one long,
 valuable course would otherwise be crowded out by short ones). The result is then filled up to
-`min_jp` (20 JP a year, PP 17/2020) and, if the fill cannot get there, a small exact search over
-forced courses finds a valid path that does (see `_repair`).
+`min_jp` (20 JP a year, PP 11/2017 Pasal 203(4)) and, if the fill cannot get there, a small
+exact search over forced courses finds a valid path that does (see `_repair`).
 
 Hard rules, always true of the returned path: only active courses; no course already completed;
 every prerequisite is completed or earlier in the path (an inactive, uncompleted prerequisite

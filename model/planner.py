@@ -46,7 +46,7 @@ class DevelopmentPlanner:
     """Fitted recommender + risk model + mentor scorer, and the rules that make a plan.
 
     Parameters are the plan policy: `jp_budget` (default 40 JP), `min_jp` (20 JP a year, PP
-    17/2020), `risk_threshold` above which formats people do complete are preferred,
+    11/2017 Pasal 203(4)), `risk_threshold` above which formats people do complete are preferred,
     `mentor_capacity` (mentees per mentor), and `risk_adaptation` / mentors switches used by
     the ablations.
     """

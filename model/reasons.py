@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from features.columns import MIN_JP_RULE_EN, MIN_JP_RULE_ID
+
 #: Template code -> (Bahasa Indonesia, English). Placeholders are filled by the functions below.
 TEMPLATES = MappingProxyType(
     {
@@ -47,14 +49,16 @@ TEMPLATES = MappingProxyType(
             " pattern complete it more often.",
         ),
         "min_jp": (
-            "Melengkapi minimal {min_jp} JP pengembangan kompetensi per tahun (PP 17/2020):"
-            " {competency}.",
+            "Melengkapi minimal {min_jp} JP pengembangan kompetensi per tahun"
+            f" ({MIN_JP_RULE_ID}): {{competency}}.",
             "Completes the minimum of {min_jp} JP of competency development a year"
-            " (PP 17/2020): {competency}.",
+            f" ({MIN_JP_RULE_EN}): {{competency}}.",
         ),
         "min_jp_general": (
-            "Melengkapi minimal {min_jp} JP pengembangan kompetensi per tahun (PP 17/2020).",
-            "Completes the minimum of {min_jp} JP of competency development a year (PP 17/2020).",
+            "Melengkapi minimal {min_jp} JP pengembangan kompetensi per tahun"
+            f" ({MIN_JP_RULE_ID}).",
+            "Completes the minimum of {min_jp} JP of competency development a year"
+            f" ({MIN_JP_RULE_EN}).",
         ),
         "no_gap": (
             "Tidak ada kesenjangan kompetensi untuk jabatan ini; pemeliharaan dan pengembangan"

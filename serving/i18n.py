@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
+from features.columns import MIN_JP_RULE_EN, MIN_JP_RULE_ID
+
 LANGUAGES = ("id", "en")
 DEFAULT_LANGUAGE = "id"
 LANGUAGE_NAMES = MappingProxyType({"id": "Bahasa Indonesia", "en": "English"})
@@ -37,8 +39,8 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "footer_model": ("Model versi {version}", "Model version {version}"),
     "footer_as_of": ("data per {date}", "data as of {date}"),
     "footer_rules": (
-        "Minimal 20 JP per tahun: PP 17/2020 · Talenta: Permenpan RB 3/2020",
-        "At least 20 JP a year: PP 17/2020 · Talent: Permenpan RB 3/2020",
+        f"Minimal 20 JP per tahun: {MIN_JP_RULE_ID} · Talenta: Permenpan RB 3/2020",
+        f"At least 20 JP a year: {MIN_JP_RULE_EN} · Talent: Permenpan RB 3/2020",
     ),
     # --- sign-in ----------------------------------------------------------------------------
     "signin_title": ("Masuk ke halaman atasan", "Sign in to the manager pages"),
@@ -164,9 +166,11 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "Cannot be placed yet: no SKP rating or competency assessment.",
     ),
     "box1_note": (
-        "Kotak 1: tindak lanjutnya pembinaan sesuai ketentuan disiplin, bukan penambahan "
-        "pelatihan. Pertimbangkan ini sebelum menyetujui jalur pelatihan.",
-        "Box 1: the follow-up is handled under the disciplinary rules, not more training. "
+        "Kotak 1: menurut Permenpan RB 3/2020 pegawai ini diproses sesuai ketentuan "
+        "peraturan perundang-undangan; pelatihan tambahan bukan tindak lanjut yang ditetapkan. "
+        "Pertimbangkan ini sebelum menyetujui jalur pelatihan.",
+        "Box 1: under Permenpan RB 3/2020 this employee is handled in accordance with the "
+        "applicable laws and regulations; more training is not the prescribed follow-up. "
         "Weigh this before approving a training path.",
     ),
     # --- list -------------------------------------------------------------------------------

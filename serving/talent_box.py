@@ -75,9 +75,10 @@ class BoxAdvice:
     follow_up_en: str
 
 
-# The follow-ups are our reading of the talent-management regulation (Permenpan RB 3/2020,
-# Lampiran: pemetaan talenta and tindak lanjut per kotak), condensed for managers; the agency's
-# own talent-management decree is authoritative where it words them differently.
+# The follow-ups of Permenpan RB 3/2020 (Lampiran, rekomendasi tindak lanjut per kotak):
+# boxes 1, 7 and 8 in its words, the others condensed for managers; boxes 7, 8 and 9 form the
+# talent pool (kelompok rencana suksesi). The agency's own talent-management decree is
+# authoritative where it differs. Sources: docs/domain.md.
 _FOLLOW_UP = {
     9: (
         "Dipertahankan dan dipromosikan; masuk kelompok rencana suksesi (talent pool); "
@@ -85,16 +86,16 @@ _FOLLOW_UP = {
         "Retain and promote; include in the succession pool (talent pool); may be recognised.",
     ),
     8: (
-        "Dipertahankan; masuk kelompok rencana suksesi; pengembangan kompetensi untuk jabatan "
-        "berikutnya; dapat dipromosikan.",
-        "Retain; include in the succession pool; develop the competencies of the next "
-        "position; may be promoted.",
+        "Dipertahankan; masuk kelompok rencana suksesi (talent pool); rotasi/perluasan "
+        "jabatan; bimbingan kinerja.",
+        "Retain; include in the succession pool (talent pool); rotation/job enlargement; "
+        "performance coaching.",
     ),
     7: (
-        "Dipertahankan; masuk kelompok rencana suksesi; rotasi atau perluasan jabatan dan "
-        "pengembangan kompetensi.",
-        "Retain; include in the succession pool; rotation or job enlargement and competency "
-        "development.",
+        "Dipertahankan; masuk kelompok rencana suksesi (talent pool); rotasi/pengayaan "
+        "jabatan; pengembangan kompetensi; tugas belajar.",
+        "Retain; include in the succession pool (talent pool); rotation/job enrichment; "
+        "competency development; study assignment (tugas belajar).",
     ),
     6: (
         "Penempatan yang sesuai dengan potensinya; bimbingan dan konseling kinerja.",
@@ -117,10 +118,8 @@ _FOLLOW_UP = {
         "Performance coaching; competency development; suitable placement.",
     ),
     1: (
-        "Diproses sesuai ketentuan peraturan perundang-undangan (pembinaan dan disiplin PNS), "
-        "bukan dengan menambah pelatihan.",
-        "Handled under the applicable rules (guidance and the civil-service disciplinary "
-        "rules), not with more training.",
+        "Diproses sesuai ketentuan peraturan perundang-undangan.",
+        "Handled in accordance with the applicable laws and regulations.",
     ),
 }
 

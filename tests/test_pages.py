@@ -207,6 +207,14 @@ def test_sign_in_checks_key_and_form_token(client, pw):
     assert SESSION_COOKIE not in client.cookies
 
 
+def test_footer_cites_the_20_jp_rule_as_pp_11_2017_pasal_203(client):
+    client.cookies.clear()
+    page = client.get("/halaman/masuk")
+    assert page.status_code == 200
+    assert "Minimal 20 JP per tahun: PP 11/2017 Pasal 203 ayat (4) jo. PP 17/2020" in page.text
+    assert "PP 17/2020 art. 203" not in page.text and "PP 17/2020 (art. 203)" not in page.text
+
+
 def test_session_cookie_is_http_only_lax_and_secure_over_https(client, pw):
     client.cookies.clear()
     page = client.get("/halaman/masuk")
@@ -642,9 +650,7 @@ def test_every_box_has_a_follow_up_in_both_languages():
         assert BOX_GRID[advice.potensi_band][advice.kinerja_band] == box
         assert advice.follow_up_id and advice.follow_up_en
     assert "promosi" in ADVICE[9].follow_up_id.lower() or "dipromosikan" in ADVICE[9].follow_up_id
-    assert (
-        "disiplin" in ADVICE[1].follow_up_id and "not with more training" in ADVICE[1].follow_up_en
-    )
+    assert ADVICE[1].follow_up_id == "Diproses sesuai ketentuan peraturan perundang-undangan."
     with pytest.raises(ValueError):
         BoxCuts(kinerja=(4.0, 3.0))
     with pytest.raises(ValueError):

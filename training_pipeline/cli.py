@@ -64,7 +64,7 @@ JpBudget = Annotated[
         min=1,
         max=200,
         help="JP (lesson hours) a training path may use; paths aim for at least 20 JP a "
-        "year (PP 17/2020) when the budget allows.",
+        "year (PP 11/2017 art. 203(4), as amended by PP 17/2020) when the budget allows.",
     ),
 ]
 MentorCapacity = Annotated[

@@ -1,10 +1,10 @@
 """Static definitions behind the demo dataset: regions, competencies, positions, course themes.
 
 Everything here is hand-written reference data; `demo_data` turns it into tables and draws
-the people and the history. Place names are written from general knowledge of Kota Palembang
-and Sumatera Selatan, not copied from an official register: spellings and the exact split of
-kelurahan between the newer kecamatan (Jakabaring, Ilir Timur III, after the 2020-2021
-pemekaran) may be off. The demo only needs them to look familiar to a BKPSDM reader.
+the people and the history. Kota Palembang's 18 kecamatan and 107 kelurahan follow the
+Kemendagri region codes (Jakabaring and Ilir Timur III were split off Seberang Ulu I and Ilir
+Timur II by the 2016 Perda); the other Sumatera Selatan regions are written from general
+knowledge and only need to look familiar to a BKPSDM reader. Sources: docs/domain.md.
 """
 
 from __future__ import annotations
@@ -27,11 +27,10 @@ PALEMBANG_KECAMATAN: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Ilir Timur I", ("13 Ilir", "14 Ilir", "15 Ilir", "16 Ilir", "17 Ilir", "18 Ilir",
                       "20 Ilir D I", "20 Ilir D III", "20 Ilir D IV", "Kepandean Baru",
                       "Sungai Pangeran")),
-    ("Ilir Timur II", ("2 Ilir", "3 Ilir", "10 Ilir", "Kuto Batu", "Lawang Kidul",
-                       "Sei Buah")),
-    ("Ilir Timur III", ("5 Ilir", "8 Ilir", "9 Ilir", "11 Ilir", "Duku")),
-    ("Seberang Ulu I", ("1 Ulu", "2 Ulu", "3-4 Ulu", "5 Ulu", "7 Ulu", "9-10 Ulu")),
-    ("Jakabaring", ("8 Ulu", "15 Ulu", "Silaberanti", "Tuan Kentang")),
+    ("Ilir Timur II", ("1 Ilir", "2 Ilir", "3 Ilir", "5 Ilir", "Lawang Kidul", "Sei Buah")),
+    ("Ilir Timur III", ("8 Ilir", "9 Ilir", "10 Ilir", "11 Ilir", "Kuto Batu", "Duku")),
+    ("Seberang Ulu I", ("1 Ulu", "2 Ulu", "3-4 Ulu", "5 Ulu", "7 Ulu")),
+    ("Jakabaring", ("8 Ulu", "9/10 Ulu", "15 Ulu", "Silaberanti", "Tuan Kentang")),
     ("Seberang Ulu II", ("11 Ulu", "12 Ulu", "13 Ulu", "14 Ulu", "16 Ulu", "Sentosa",
                          "Tangga Takat")),
     ("Plaju", ("Bagus Kuning", "Komperta", "Plaju Darat", "Plaju Ilir", "Plaju Ulu",
@@ -97,7 +96,8 @@ SUMSEL_REGIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "Pulau Beringin", "Sindang Danau", "Mekakau Ilir", "Runjung Agung", "Sungai Are",
         "Tiga Dihaji", "Buay Pematang Ribu Ranau Tengah")),
     ("Kabupaten Empat Lawang", ("Tebing Tinggi", "Talang Padang", "Pendopo", "Pendopo Barat",
-        "Ulu Musi", "Lintang Kanan", "Muara Pinang", "Pasemah Air Keruh", "Paiker", "Saling")),
+        "Ulu Musi", "Lintang Kanan", "Muara Pinang", "Pasemah Air Keruh", "Saling",
+        "Sikap Dalam")),
     ("Kabupaten Penukal Abab Lematang Ilir", ("Talang Ubi", "Tanah Abang", "Abab", "Penukal",
         "Penukal Utara")),
     ("Kota Prabumulih", ("Prabumulih Barat", "Prabumulih Timur", "Prabumulih Utara",
@@ -156,6 +156,11 @@ TECHNICAL_IDS = tuple(cid for cid, _, kind in COMPETENCIES if kind == "teknis")
 #: functional positions by jenjang (see `FUNCTIONAL_LEVEL`). JPT madya/utama would be 5,
 #: but no JPT sits in a kecamatan, so the demo has none.
 MANAGERIAL_LEVEL_BY_CATEGORY = {"jpt": 4, "administrator": 3, "pengawas": 2, "pelaksana": 1}
+#: Required managerial level of a functional post by jenjang. NOT sourced: we found no public
+#: text that fixes it (Permenpan RB 38/2017 leaves it to each functional post's standar
+#: kompetensi). This is the demo's default, documented in docs/domain.md; the product itself
+#: never uses it: it reads every required level from the dataset's position_requirements
+#: table, which is where an agency sets its own.
 FUNCTIONAL_LEVEL = {
     "Ahli Utama": 4,
     "Ahli Madya": 3,
@@ -450,8 +455,9 @@ FEMALE_SURNAMES = (
     "Permata", "Novitasari", "Pertiwi", "Utami", "Wulandari", "Maharani", "Kusuma",
     "Febriani", "Agustina", "Yulianti", "Marlina", "Susilawati", "Oktarina", "Aprilia",
 )  # fmt: skip
-#: Palembang Malay honorifics (Kemas, Masagus, Kiagus, Raden / Nyimas, Nyayu, Masayu).
-MALE_HONORIFICS = ("Kms.", "Mgs.", "Ki.", "Rd.")
+#: Palembang Malay honorifics (Kemas, Masagus, Kiagus, Raden / Nyimas, Nyayu, Masayu), in
+#: their usual written abbreviations.
+MALE_HONORIFICS = ("Kms.", "Mgs.", "Kgs.", "Rd.")
 FEMALE_HONORIFICS = ("Nyimas", "Nyayu", "Msy.")
 #: Academic degrees appended to names, by education.
 DEGREES = {

@@ -343,10 +343,14 @@ def _build_units(n_employees: int) -> dict:
 # --- people --------------------------------------------------------------------------------------
 
 #: Golongan rank at entry and highest rank reachable by regular promotion, by education.
+#: The caps are those of kenaikan pangkat reguler (PP 99/2000 jo. PP 12/2002, as tabulated by
+#: BKN; docs/domain.md): SD II/a, SMP II/c, SMA/D1/D2 III/b, D3 III/c, D4/S1 III/d, S2 IV/a,
+#: S3 IV/b. They bind pelaksana only: structural and functional posts are promoted by
+#: kenaikan pangkat pilihan up to their own range (an Ahli Madya reaches IV/c).
 _START_RANK = {"SD": 1, "SMP": 3, "SMA": 5, "D1": 5, "D2": 6, "D3": 7, "D4": 9, "S1": 9,
                "S2": 10, "S3": 11}  # fmt: skip
-_RANK_CAP = {"SD": 6, "SMP": 8, "SMA": 10, "D1": 10, "D2": 10, "D3": 11, "D4": 13, "S1": 13,
-             "S2": 14, "S3": 15}  # fmt: skip
+_RANK_CAP = {"SD": 5, "SMP": 7, "SMA": 10, "D1": 10, "D2": 10, "D3": 11, "D4": 12, "S1": 12,
+             "S2": 13, "S3": 14}  # fmt: skip
 _ENTRY_AGE = {"SD": 19, "SMP": 19, "SMA": 19, "D1": 20, "D2": 20, "D3": 21, "D4": 23, "S1": 23,
               "S2": 25, "S3": 28}  # fmt: skip
 _MIN_AGE_EDU = {"S2": 26, "S3": 30, "S1": 23, "D4": 23, "D3": 21}
@@ -404,7 +408,10 @@ def _draw_people(rng: np.random.Generator, n: int, org: dict, until: date) -> di
     tmt = np.maximum(tmt, _month_start(birth + int(18 * 365.25) + 31))
     service = (until_day - tmt) / 365.25
     steps = np.floor(np.clip(service - 2.0 * rng.random(n), 0, None) / 4.0)
-    gol_rank = np.minimum(start_rank + steps, per_edu(_RANK_CAP, 10))
+    regular = np.array([p.category == "pelaksana" for p in pos_defs])[position]
+    gol_rank = np.where(
+        regular, np.minimum(start_rank + steps, per_edu(_RANK_CAP, 10)), start_rank + steps
+    )
     gol_rank = np.clip(np.clip(gol_rank, gol_lo, gol_hi), 1, 17).astype(np.int64)
 
     nip_number = _nip_numbers(birth, tmt, female)
