@@ -102,6 +102,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     serving: ServingSettings = app.state.serving_settings
     settings.ensure_home()
+    warning = settings.secret_warning()
+    if warning:
+        logger.warning(warning)
     engine = make_engine(settings.resolved_database_url)
     await asyncio.to_thread(create_schema, engine)
     app.state.sessions = session_factory(engine)

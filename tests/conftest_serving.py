@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import atexit
 import functools
+import hashlib
+import hmac
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -33,6 +35,14 @@ from serving.keys import create_key, revoke_key
 from serving.state import ServingState, Signature, build_state, latest_date
 
 N_EMPLOYEES = 150
+#: The constant every development install once shared (kept here to prove it is refused).
+OLD_DEVELOPMENT_KEY = "kompeten-development-key-not-for-production"
+
+
+def candidate_signing_keys(secret: str) -> set[bytes]:
+    """The session keys `secret` gives, as pseudonym key or as the pages' own secret."""
+    derived = hmac.new(secret.encode(), b"kompeten-pages-session", hashlib.sha256).digest()
+    return {derived, hashlib.sha256(secret.encode()).digest()}
 
 
 class RecordingLog:

@@ -22,9 +22,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest_serving import (
+    OLD_DEVELOPMENT_KEY,
     RecordingLog,
     StaticSource,
     World,
+    candidate_signing_keys,
     leaf_unit,
     nip_in,
     parent_unit,
@@ -237,6 +239,16 @@ def test_tampered_or_revoked_session_goes_back_to_sign_in(client, pw):
     client.cookies.set(SESSION_COOKIE, token[:-3] + "AAA", path="/halaman")
     response = client.get("/halaman/unit", follow_redirects=False)
     assert response.status_code == 303 and "/halaman/masuk" in response.headers["location"]
+
+
+def test_a_cookie_signed_with_the_old_development_constant_is_refused(client, pw):
+    expires = int(datetime.now(UTC).timestamp()) + 3600
+    for key in candidate_signing_keys(OLD_DEVELOPMENT_KEY):
+        client.cookies.clear()
+        payload = {"k": pw.key_ids["leaf"], "c": "csrf", "e": expires}
+        client.cookies.set(SESSION_COOKIE, sign(payload, key), path="/halaman")
+        response = client.get("/halaman/unit", follow_redirects=False)
+        assert response.status_code == 303 and "/halaman/masuk" in response.headers["location"]
 
 
 def test_session_signing_round_trip():
