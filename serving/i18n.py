@@ -96,6 +96,12 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "Pelatihan yang dipilih tidak ada di katalog atau tidak aktif.",
         "The chosen course is not in the catalog or not active.",
     ),
+    "error_change_refused": (
+        "Perubahan tidak disimpan: pelatihan tidak dikenal, tidak aktif, sudah diikuti, ganda, "
+        "urutannya mendahului prasyaratnya, atau prasyaratnya dihapus.",
+        "The change was not stored: a course that is unknown, inactive, already taken or "
+        "duplicated, placed before its prerequisite, or whose prerequisite was removed.",
+    ),
     "error_no_changes": (
         "Tidak ada perubahan: tandai pelatihan yang dihapus atau pilih pelatihan yang ditambahkan.",
         "No changes: tick a course to remove or choose a course to add.",

@@ -495,6 +495,34 @@ def test_review_form_rules(client, pw):
     assert reused.status_code == 409
 
 
+def test_form_refuses_a_course_without_its_prerequisite(client, pw):
+    """The form goes through the API's change rules: the page says why, nothing is stored."""
+    sign_in(client, pw.keys["leaf"])
+    state = pw.world.state()
+    catalog = state.planner.catalog
+    ids = [str(x) for x in catalog.course_ids]
+    for nip in unit_members(pw, pw.leaf)[5:]:
+        view = state.employee_view(nip)
+        taken = set(view.completed[c.COURSE_ID]) | set(view.ongoing[c.COURSE_ID])
+        path = {s["course_id"] for s in state.plan(nip)["training_path"]}
+        chained = [
+            cid
+            for i, cid in enumerate(ids)
+            if catalog.active[i]
+            and len(catalog.prerequisites[i])
+            and cid not in taken | path
+            and not {ids[p] for p in catalog.prerequisites[i]} & (taken | path)
+        ]
+        if chained:
+            break
+    else:
+        raise AssertionError("no employee to add a course without its prerequisite to")
+    page = _plan(client, nip).text
+    refused = _decide(client, nip, page, decision="changed", add=chained[0])
+    assert refused.status_code == 400 and "prasyarat" in refused.text
+    assert pw.reviews(nip) == []
+
+
 def test_read_only_roles_cannot_review(client, pw):
     sign_in(client, pw.keys["analyst"])
     nip = unit_members(pw, pw.leaf)[3]

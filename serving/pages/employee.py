@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -360,6 +361,8 @@ def _store(
             response=Response(),
             idempotency_key=None,
         )
+    except RequestValidationError as exc:  # the shared change rules (serving.review_changes)
+        raise FormProblem("error_change_refused") from exc
     except HTTPException as exc:
         if exc.status_code == 409:
             raise PageError(409, "error_form_used") from exc
@@ -393,15 +396,16 @@ def _decide(request: Request, viewer: Viewer, nip: str, form: FormData) -> Respo
                 raise FormProblem("error_no_changes")
             if decision == Decision.REJECTED.value and not comment:
                 raise FormProblem("error_reason_required")
+            final = Decision(decision)
+            if changes is not None:
+                # Pending edits are stored first, so "approve" approves the plan as edited.
+                note = comment if final is Decision.CHANGED else ""
+                change_id = f"{request_id}.1"
+                _store(session, state, viewer, nip, Decision.CHANGED, note, changes, change_id)
         except FormProblem as problem:
             return plan_page(
                 request, viewer, nip, error=problem.message_key, comment=comment, status_code=400
             )
-        final = Decision(decision)
-        if changes is not None:
-            # Pending edits are stored first, so "approve" approves the plan as edited.
-            note = comment if final is Decision.CHANGED else ""
-            _store(session, state, viewer, nip, Decision.CHANGED, note, changes, f"{request_id}.1")
         if final is not Decision.CHANGED:
             _store(session, state, viewer, nip, final, comment, None, f"{request_id}.2")
     return redirect(f"{PREFIX}/pegawai/{nip}?disimpan={decision}#tinjauan")
