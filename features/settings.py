@@ -112,10 +112,10 @@ class Settings(BaseSettings):
                 "KOMPETEN_ENVIRONMENT=development: fine on a laptop; a deployment sets "
                 "KOMPETEN_ENVIRONMENT=production"
             )
-        verb = "generated" if self.secret_origin == SECRET_GENERATED else "read"
+        verb = "generated at" if self.secret_origin == SECRET_GENERATED else "read from"
         return (
             f"KOMPETEN_ENVIRONMENT=development: the NIP pseudonym and session secret was {verb} "
-            f"from {where} (owner-only); a deployment sets KOMPETEN_ENVIRONMENT=production and "
+            f"{where} (owner-only); a deployment sets KOMPETEN_ENVIRONMENT=production and "
             "KOMPETEN_PSEUDONYM_KEY"
         )
 
