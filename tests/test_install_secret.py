@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import ast
 import os
-from pathlib import Path
 
 import pytest
-from conftest_serving import OLD_DEVELOPMENT_KEY, candidate_signing_keys
+from conftest_serving import OLD_DEVELOPMENT_KEY, candidate_signing_keys, source_literals
 from pydantic import ValidationError
 
 from features.install_secret import SecretFileError, install_secret, secret_path
 from features.settings import SECRET_FROM_FILE, SECRET_GENERATED, Settings
 from serving.pages.settings import PagesSettings
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def source_literals() -> set[str]:
-    """Every string constant in the shipped packages that could serve as a key."""
-    out: set[str] = set()
-    for package in ("features", "model", "serving", "training_pipeline"):
-        for path in (ROOT / package).rglob("*.py"):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                    out.add(node.value)
-    return out
 
 
 def test_development_generates_an_owner_only_secret_once(tmp_path, monkeypatch):
