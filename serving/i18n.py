@@ -79,6 +79,10 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "Formulir kedaluwarsa. Silakan coba masuk lagi.",
         "The form expired. Please sign in again.",
     ),
+    "error_throttled": (
+        "Terlalu banyak percobaan masuk yang gagal. Coba lagi beberapa menit lagi.",
+        "Too many failed sign-in attempts. Try again in a few minutes.",
+    ),
     "error_bad_key": ("Kunci API tidak valid atau sudah dicabut.", "Invalid or revoked API key."),
     "error_role": (
         "Kunci ini tidak dapat dipakai untuk halaman atasan.",

@@ -54,6 +54,7 @@ from serving.pages.overview import SORTS, OverviewQuery, filter_rows, paginate, 
 from serving.pages.plans import SUPPORTS_REORDER, ReviewEntry, apply_changes, plan_status
 from serving.pages.session import SESSION_COOKIE, safe_next, sign, unsign
 from serving.pages.settings import PagesSettings
+from serving.pages.signin_throttle import SignInThrottle
 from serving.pages.unit import NEEDS_TABLES
 from serving.pages.unit_view import MemberRow
 from serving.talent_box import (
@@ -209,6 +210,37 @@ def test_sign_in_checks_key_and_form_token(client, pw):
     assert SESSION_COOKIE not in client.cookies
 
 
+def test_sign_in_attempts_are_throttled_per_client(pw):
+    with TestClient(make_pages_app(pw, signin_max_failures=3, signin_window_s=600)) as client:
+        for _ in range(3):
+            page = client.get("/halaman/masuk")
+            bad = client.post(
+                "/halaman/masuk", data={"api_key": "kmp_guess", "csrf_token": form_token(page.text)}
+            )
+            assert bad.status_code == 401
+        page = client.get("/halaman/masuk")
+        good = {"api_key": pw.keys["leaf"], "csrf_token": form_token(page.text)}
+        throttled = client.post("/halaman/masuk", data=good, follow_redirects=False)
+        assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) > 0
+        assert "Terlalu banyak" in throttled.text and SESSION_COOKIE not in client.cookies
+
+
+def test_throttle_window_and_success_reset():
+    now = [0.0]
+    throttle = SignInThrottle(max_failures=2, window_s=60, clock=lambda: now[0])
+    throttle.failed("a")
+    throttle.failed("a")
+    assert throttle.retry_after("a") == 60 and throttle.retry_after("b") == 0
+    now[0] = 30.0
+    assert throttle.retry_after("a") == 30
+    now[0] = 61.0
+    assert throttle.retry_after("a") == 0  # the old failures left the window
+    throttle.failed("a")
+    throttle.succeeded("a")
+    throttle.failed("a")
+    assert throttle.retry_after("a") == 0
+
+
 def test_session_cookie_is_http_only_lax_and_secure_over_https(client, pw):
     client.cookies.clear()
     page = client.get("/halaman/masuk")
@@ -245,7 +277,7 @@ def test_a_cookie_signed_with_the_old_development_constant_is_refused(client, pw
     expires = int(datetime.now(UTC).timestamp()) + 3600
     for key in candidate_signing_keys(OLD_DEVELOPMENT_KEY):
         client.cookies.clear()
-        payload = {"k": pw.key_ids["leaf"], "c": "csrf", "e": expires}
+        payload = {"k": pw.key_ids["leaf"], "s": "session", "c": "csrf", "e": expires}
         client.cookies.set(SESSION_COOKIE, sign(payload, key), path="/halaman")
         response = client.get("/halaman/unit", follow_redirects=False)
         assert response.status_code == 303 and "/halaman/masuk" in response.headers["location"]
@@ -273,6 +305,19 @@ def test_sign_out_needs_the_form_token(client, pw):
     assert done.status_code == 303 and done.headers["location"] == "/halaman/masuk"
     assert SESSION_COOKIE not in client.cookies
     assert client.get("/halaman/unit", follow_redirects=False).status_code == 303
+
+
+def test_a_signed_out_cookie_is_refused_by_the_server(client, pw):
+    sign_in(client, pw.keys["leaf"])
+    cookie = client.cookies[SESSION_COOKIE]
+    page = client.get(f"/halaman/unit/{pw.leaf}")
+    client.post("/halaman/keluar", data={"csrf_token": form_token(page.text)})
+    client.cookies.set(SESSION_COOKIE, cookie, path="/halaman")  # a copy kept by someone
+    replayed = client.get("/halaman/unit", follow_redirects=False)
+    assert replayed.status_code == 303 and "/halaman/masuk" in replayed.headers["location"]
+    sign_in(client, pw.keys["leaf"])  # a new sign-in is a new session
+    assert client.get("/halaman/unit", follow_redirects=False).status_code == 303
+    assert client.get(f"/halaman/unit/{pw.leaf}").status_code == 200
 
 
 def test_manager_sees_only_own_units(client, pw):

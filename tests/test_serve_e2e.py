@@ -149,7 +149,7 @@ def _create_keys(settings: Settings, unit: str) -> tuple[str, str, str]:
 def _check_hardening(client: httpx.Client, world: World, home: Path, manager: str, key_id: str):
     """On the real process: forged sessions, NaN, unknown courses, out-of-scope mentors."""
     expires = int(time.time()) + 3600
-    payload = {"k": key_id, "c": "csrf", "e": expires}
+    payload = {"k": key_id, "s": "e2e-session", "c": "csrf", "e": expires}
     secret = (home / "secret.key").read_text().strip()
     literals = source_literals()
     assert secret not in literals
