@@ -106,6 +106,10 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "The change was not stored: a course that is unknown, inactive, already taken or "
         "duplicated, placed before its prerequisite, or whose prerequisite was removed.",
     ),
+    "error_bad_position": (
+        "Urutan harus berupa angka 1 sampai 999.",
+        "A position must be a number from 1 to 999.",
+    ),
     "error_no_changes": (
         "Tidak ada perubahan: tandai pelatihan yang dihapus atau pilih pelatihan yang ditambahkan.",
         "No changes: tick a course to remove or choose a course to add.",

@@ -48,7 +48,7 @@ from serving.db import PlanReviewRecord, open_database
 from serving.i18n import MESSAGES, Translator, format_number, translate
 from serving.keys import create_key, revoke_key
 from serving.pages.charts import CompetencyBar, competency_chart
-from serving.pages.employee import requested_changes, requested_order
+from serving.pages.employee import FormProblem, requested_changes, requested_order
 from serving.pages.exports import csv_bytes, safe_text, xlsx_bytes
 from serving.pages.overview import SORTS, OverviewQuery, filter_rows, paginate, sort_rows
 from serving.pages.plans import SUPPORTS_REORDER, ReviewEntry, apply_changes, plan_status
@@ -862,6 +862,14 @@ def test_requested_order_from_the_position_fields():
     assert requested_order(form, ["A", "B", "C"], ["B"], []) == ["C", "A"]
     same = FormData([("position_course", "A"), ("position", "1"), ("position_course", "B")])
     assert requested_order(same, ["A", "B"], [], []) is None  # unchanged: no order stored
+    for bad in ("nan", "inf", "-inf", "NaN", "1e999", "0", "abc"):
+        odd = FormData([("position_course", "A"), ("position", bad), ("position_course", "B"),
+                        ("position", "1")])  # fmt: skip
+        with pytest.raises(FormProblem):
+            requested_order(odd, ["A", "B"], [], [])
+    cleared = FormData([("position_course", "A"), ("position", " "), ("position_course", "B"),
+                        ("position", "1")])  # fmt: skip
+    assert requested_order(cleared, ["A", "B"], [], []) == ["B", "A"]
     addable = {"X"}.__contains__
     changes = requested_changes(FormData([("remove", "A"), ("add", "X")]), ["A"], addable)
     assert changes is not None
@@ -901,6 +909,9 @@ def test_overview_sorting_puts_missing_values_last():
 def test_exports_guard_formulas_and_keep_text():
     assert safe_text("=HYPERLINK(1)") == "'=HYPERLINK(1)" and safe_text("-1") == "'-1"
     assert safe_text("Budi") == "Budi" and safe_text(-1) == -1
+    for sneaky in ("\n=1+1", " =1+1", "\r\n@SUM(A1)", "\u3000+1", "\uff1d1+1", "\t-2"):
+        assert safe_text(sneaky) == "'" + sneaky, repr(sneaky)
+    assert safe_text(" Budi") == " Budi"
     frame = pd.DataFrame({"nip": ["198503122010011001"], "note": ["=1+1"], "jp": [8]})
     text = csv_bytes(frame).decode("utf-8-sig")
     assert text.splitlines() == ["nip,note,jp", "198503122010011001,'=1+1,8"]

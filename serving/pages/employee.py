@@ -7,6 +7,7 @@ request id, so a double-clicked button stores one review).
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -55,6 +56,7 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 Nip = Annotated[str, Path(min_length=1, max_length=40)]
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,100}$")
 _DECISIONS = {d.value for d in Decision}
+_MAX_POSITION = 999
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -318,16 +320,27 @@ def requested_changes(
     return PlanChanges(**fields) if fields else None
 
 
+def position_number(value: str) -> float:
+    """A step's position as typed: a finite number from 1 to 999 (else the form is refused;
+    `nan` or `inf` would make the order of the sort meaningless)."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise FormProblem("error_bad_position") from None
+    if not math.isfinite(number) or not 1 <= number <= _MAX_POSITION:
+        raise FormProblem("error_bad_position")
+    return number
+
+
 def requested_order(
     form: FormData, current: Sequence[str], remove: Sequence[str], add: Sequence[str]
 ) -> list[str] | None:
     """The full course order when the manager renumbered the steps; None when unchanged."""
     positions: dict[str, float] = {}
     for cid, value in zip(texts(form, "position_course"), texts(form, "position"), strict=False):
-        try:
-            positions[str(cid)] = float(value)
-        except (TypeError, ValueError):
-            continue
+        if not value.strip():
+            continue  # a cleared field keeps the step where it is
+        positions[str(cid)] = position_number(value)
     kept = [cid for cid in current if cid not in remove]
     reordered = sorted(kept, key=lambda cid: (positions.get(cid, float("inf")), kept.index(cid)))
     if reordered == kept:
