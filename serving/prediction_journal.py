@@ -83,22 +83,28 @@ class Journal:
             self._fd, self._path = -1, None
 
 
-def orphaned_segments(folder: Path) -> Iterator[Path]:
-    """Segments whose writer is gone (no flock held on them)."""
-    if not folder.is_dir():
+@contextlib.contextmanager
+def claimed(path: Path) -> Iterator[bool]:
+    """Hold `path`'s flock while the body recovers it; False when a live writer owns it or
+    another starting process already recovered (and deleted) it."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        yield False
         return
-    for path in sorted(folder.glob(f"*{SUFFIX}")):
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            continue
+    try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            os.close(fd)
-            continue  # a live writer owns it
+            yield False  # a live writer (or another recovering process) holds it
+            return
+        yield os.fstat(fd).st_nlink > 0
+    finally:
         os.close(fd)
-        yield path
+
+
+def segments(folder: Path) -> list[Path]:
+    return sorted(folder.glob(f"*{SUFFIX}")) if folder.is_dir() else []
 
 
 def read_segment(path: Path) -> list[tuple[Any, ...]]:

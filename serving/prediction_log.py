@@ -58,7 +58,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from features.privacy import NIP_PATTERN, PersonalDataError, refuse_nip_like
 from features.pseudonym import pseudonymize
 from features.settings import Settings
-from serving.prediction_journal import Journal, SegmentEnd, orphaned_segments, read_segment
+from serving.prediction_journal import Journal, SegmentEnd, claimed, read_segment, segments
 
 _log = logging.getLogger(__name__)
 
@@ -809,24 +809,29 @@ class PredictionLog:
 
     def _recover(self) -> None:
         """Insert the journal segments that dead processes left (each exactly once)."""
-        for path in orphaned_segments(self.journal_folder):
-            name = path.name
-            try:
-                if not self.outbox.segment_done(name):
-                    rows = read_segment(path)
-                    self.outbox.append(rows, segment=name)
-                    with self._write_lock:
-                        self._pending_rows += len(rows)
-                    self.recovered_rows += len(rows)
-                    if rows:
-                        _log.warning(
-                            "recovered %d served predictions a stopped process had not stored",
-                            len(rows),
-                        )
-                path.unlink(missing_ok=True)
-                self.outbox.forget_segment(name)
-            except Exception:
-                _log.exception("prediction journal segment %s not recovered (kept)", name)
+        for path in segments(self.journal_folder):
+            with claimed(path) as mine:
+                if mine:
+                    self._recover_segment(path)
+
+    def _recover_segment(self, path: Path) -> None:
+        name = path.name
+        try:
+            if not self.outbox.segment_done(name):
+                rows = read_segment(path)
+                self.outbox.append(rows, segment=name)
+                with self._write_lock:
+                    self._pending_rows += len(rows)
+                self.recovered_rows += len(rows)
+                if rows:
+                    _log.warning(
+                        "recovered %d served predictions a stopped process had not stored",
+                        len(rows),
+                    )
+            path.unlink(missing_ok=True)
+            self.outbox.forget_segment(name)
+        except Exception:
+            _log.exception("prediction journal segment %s not recovered (kept)", name)
 
     def __enter__(self) -> PredictionLog:
         return self.start()

@@ -21,6 +21,7 @@ from mlflow import MlflowClient
 
 from features.pseudonym import pseudonymize
 from features.settings import Settings
+from serving.prediction_journal import Journal
 from serving.prediction_log import (
     SERVING_EXPERIMENT,
     Batch,
@@ -495,3 +496,9 @@ def test_a_segment_stored_before_a_crash_is_not_stored_again(settings: Settings)
     log.start()
     log.stop()
     assert log.recovered_rows == 1 and log.outbox.pending_rows() == 2
+    live = Journal(log.journal_folder)  # another process's open segment is never taken
+    live.append(row)
+    log.start()
+    log.stop()
+    assert log.recovered_rows == 1 and log.outbox.pending_rows() == 2
+    live.close()
