@@ -152,5 +152,7 @@ def get_settings() -> Settings:
 def env_summary() -> dict[str, str]:
     """Which KOMPETEN_* variables are set (values of secrets hidden), for `--help` output."""
     return {
-        k: ("***" if "KEY" in k else v) for k, v in os.environ.items() if k.startswith("KOMPETEN_")
+        k: ("***" if "KEY" in k or "SECRET" in k else v)
+        for k, v in os.environ.items()
+        if k.startswith("KOMPETEN_")
     }

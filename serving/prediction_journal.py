@@ -31,12 +31,22 @@ SUFFIX = ".jsonl"
 
 
 class SegmentEnd:
-    """Queue marker: every row queued before it is in segment `path`."""
+    """Queue marker: every row queued before it is in segment `path`.
 
-    __slots__ = ("path",)
+    It keeps the segment's descriptor, and so its lock, until `release`: a process starting
+    meanwhile must not replay rows the writer is about to commit.
+    """
 
-    def __init__(self, path: Path) -> None:
+    __slots__ = ("fd", "path")
+
+    def __init__(self, path: Path, fd: int) -> None:
         self.path = path
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 class Journal:
@@ -61,13 +71,13 @@ class Journal:
         os.write(self._fd, (json.dumps(list(row), ensure_ascii=False) + "\n").encode("utf-8"))
 
     def rotate(self, put: Callable[[Any], None]) -> SegmentEnd:
-        """Start a new segment; `put`s (and returns) the end marker of the previous one."""
+        """Start a new segment; `put`s (and returns) the end marker of the previous one,
+        which the caller releases once the segment's rows are stored."""
         with self.lock:
             old_fd, old_path = self._fd, self._path
             self._open()
-            marker = SegmentEnd(old_path)  # type: ignore[arg-type]
+            marker = SegmentEnd(old_path, old_fd)  # type: ignore[arg-type]
             put(marker)
-        os.close(old_fd)
         return marker
 
     def close(self) -> None:

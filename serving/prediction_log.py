@@ -771,8 +771,8 @@ class PredictionLog:
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(self.http_max_retries))
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
         self._stopping.clear()
+        self._recover()  # the shipper too: `python -m serving.prediction_shipper` drains all
         if self.role != "ship":
-            self._recover()
             self._journal = Journal(self.journal_folder)
             self._writer = threading.Thread(
                 target=self._write_loop, name="prediction-log-writer", daemon=True
@@ -855,7 +855,7 @@ class PredictionLog:
             if done:
                 return
 
-    def _take(self, first: Any) -> tuple[list[Any], Path | None]:
+    def _take(self, first: Any) -> tuple[list[Any], SegmentEnd | None]:
         """`first` and what was queued with it: exactly the rows of one journal segment."""
         batch = [first]
         journal = self._journal
@@ -870,11 +870,11 @@ class PredictionLog:
         while True:
             item = self._queue.get()
             if item is end:
-                return batch, end.path
+                return batch, end
             if not isinstance(item, SegmentEnd):
                 batch.append(item)
 
-    def _write(self, batch: list[Any], segment: Path | None = None) -> bool:
+    def _write(self, batch: list[Any], segment: SegmentEnd | None = None) -> bool:
         """Insert queued records (retrying until the disk accepts them); True on the stop mark.
 
         With `segment`, the journal segment holding exactly these rows is marked done in the
@@ -895,7 +895,7 @@ class PredictionLog:
         while rows:
             try:
                 with self._write_lock:
-                    self.outbox.append(rows, None if segment is None else segment.name)
+                    self.outbox.append(rows, None if segment is None else segment.path.name)
                     stored = True
                     self._counts["written"] += len(rows)
                     before = self._pending_rows
@@ -915,12 +915,15 @@ class PredictionLog:
                         len(rows),
                     )
                     break
-        if segment is not None and stored:
+        if segment is not None:
             try:
-                segment.unlink(missing_ok=True)
-                self.outbox.forget_segment(segment.name)
+                if stored:
+                    segment.path.unlink(missing_ok=True)
+                    self.outbox.forget_segment(segment.path.name)
             except Exception:  # the mark stays: the next start deletes the file, adds nothing
-                _log.exception("prediction journal segment %s not removed", segment.name)
+                _log.exception("prediction journal segment %s not removed", segment.path.name)
+            finally:
+                segment.release()
         for marker in markers:
             marker.set()
         return stop
