@@ -346,6 +346,66 @@ def rank_mentors(
     return out
 
 
+def mentor_refusal(
+    view: EmployeeView,
+    nip: str,
+    mentor_nip: str,
+    *,
+    same_unit: bool = False,
+    exclude_supervisor: bool = True,
+    unit_scope: Mapping[str, Iterable[str]] | None = None,
+) -> str | None:
+    """Why `mentor_nip` may not mentor `nip` under the rules `rank_mentors` applies, or None.
+
+    The decision is `eligible_pairs` itself on the employee's focus (largest weighted gap), so
+    a mentor a manager picks passes exactly the rules a recommended one does; the text only
+    names the first rule that fails, without NIPs.
+    """
+    pair = view.subset([nip, mentor_nip])
+    known = set(pair.employees[c.NIP].astype(str))
+    if mentor_nip not in known:
+        return "the mentor is not an active employee"
+    if mentor_nip == nip:
+        return "an employee cannot mentor themselves"
+    if nip not in known:
+        return "the mentee is not an active employee"
+    focus = select_mentees(pair, nips=[nip])
+    if focus.empty:
+        return "the employee has no competency gap for a mentor to work on"
+    mentors, levels = _mentor_frames(pair)
+    mentors = mentors.loc[mentors[c.NIP] == mentor_nip].reset_index(drop=True)
+    eligible = eligible_pairs(
+        _mentee_frame(pair, focus),
+        mentors,
+        levels,
+        same_unit=same_unit,
+        unit_scope=unit_scope,
+        exclude_supervisor=exclude_supervisor,
+    )
+    if len(eligible):
+        return None
+    competency = str(focus[c.COMPETENCY_ID].iloc[0])
+    supervisor = pair.employees.set_index(c.NIP)[c.SUPERVISOR_NIP].get(nip)
+    if exclude_supervisor and supervisor == mentor_nip:
+        return "the mentor is the employee's direct supervisor"
+    level = levels.loc[
+        (levels[c.NIP] == mentor_nip) & (levels[c.COMPETENCY_ID] == competency), c.LEVEL
+    ]
+    required = float(focus[c.REQUIRED_LEVEL].iloc[0])
+    current = float(focus[CURRENT_LEVEL].iloc[0])
+    if level.empty:
+        return f"the mentor has no assessed level in the focus competency {competency}"
+    value = float(level.iloc[0])
+    if value < required or (not np.isnan(current) and value <= current):
+        return (
+            f"the mentor is assessed at {value:g} in the focus competency {competency}: "
+            f"at least {required:g} and above the employee's current level are needed"
+        )
+    if same_unit:
+        return "the mentor does not work in the employee's unit or a unit covering it"
+    return "the mentor is not more senior (a higher grade, or the same grade and longer service)"
+
+
 def _focus_without_row(view: EmployeeView, nip: str, competency_id: str) -> pd.DataFrame:
     """A focus on a competency the employee was never assessed in nor required to have."""
     return pd.DataFrame(

@@ -2,16 +2,24 @@
 
 uvicorn logs every request line; UU 27/2022 makes the NIP personal data, so the filter swaps
 each NIP-shaped number in the line for its pseudonym (the same one MLflow sees, so an operator
-can still follow one employee's requests across logs and prediction tables).
+can still follow one employee's requests across logs and prediction tables). The API accepts
+NIPs written in groups (`19801209 200312 2 001`) and paths arrive percent-encoded, so 18 digits
+with separators (spaces, `+ - . _`, their %-escapes) or as %-escaped digits count too.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from functools import cached_property
 
-from features.privacy import NIP_PATTERN
 from features.pseudonym import pseudonymize
+
+_DIGIT = r"(?:\d|%3\d)"
+_SEPARATOR = r"(?:[ \t+._\-]|%20|%2[bBdDeE]|%5[fF]|%09)*"
+#: 18 digits, each maybe %-escaped, maybe separated; not part of a longer digit run.
+LOGGED_NIP = re.compile(rf"(?<!\d){_DIGIT}(?:{_SEPARATOR}{_DIGIT}){{17}}(?!\d|%3\d)")
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 
 
 class RedactNipFilter(logging.Filter):
@@ -38,11 +46,17 @@ class RedactNipFilter(logging.Filter):
         return True
 
     def redact(self, text: str) -> str:
-        return NIP_PATTERN.sub(lambda m: pseudonymize(m.group(), self.key), text)
+        return LOGGED_NIP.sub(lambda m: pseudonymize(nip_digits(m.group()), self.key), text)
+
+
+def nip_digits(match: str) -> str:
+    """The 18 digits of a logged NIP, whatever its grouping or escaping."""
+    decoded = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), match)
+    return "".join(ch for ch in decoded if ch.isdigit())
 
 
 def _has_nip(text: str) -> bool:
-    return len(text) >= 18 and NIP_PATTERN.search(text) is not None
+    return len(text) >= 18 and LOGGED_NIP.search(text) is not None
 
 
 def install(log_config: dict) -> dict:

@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,6 +31,7 @@ from serving.metrics import PrometheusMiddleware, ServingMetrics
 from serving.pages import install as install_pages
 from serving.routes import admin, employees, health, mentoring, recommendations, reviews
 from serving.state import CHAMPION, StateHolder, StateSource
+from serving.strict_json import StrictJsonMiddleware, validation_error_handler
 
 logger = logging.getLogger("kompeten.serving")
 
@@ -102,6 +104,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     serving: ServingSettings = app.state.serving_settings
     settings.ensure_home()
+    warning = settings.secret_warning()
+    if warning:
+        logger.warning(warning)
     engine = make_engine(settings.resolved_database_url)
     await asyncio.to_thread(create_schema, engine)
     app.state.sessions = session_factory(engine)
@@ -163,6 +168,8 @@ def create_app(
     app.state.prediction_log_factory = (
         (lambda *_: prediction_log) if prediction_log is not None else _prediction_log
     )
+    app.add_middleware(StrictJsonMiddleware)  # NaN/Infinity bodies: 422 before any handler
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(PrometheusMiddleware, metrics=metrics)  # outermost: counts the 500s too
     for module in (health, recommendations, employees, mentoring, reviews, admin):

@@ -1,4 +1,4 @@
-"""The service's own durable records: API keys (hashes only) and plan reviews.
+"""The service's own durable records: API keys (hashes only), plan reviews, ended page sessions.
 
 SQLAlchemy 2 models on `Settings.resolved_database_url`: a SQLite file by default, PostgreSQL
 (or any SQLAlchemy URL) in production. The schema is created on start-up if missing.
@@ -69,6 +69,15 @@ class PlanReviewRecord(Base):
     changes: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EndedPageSessionRecord(Base):
+    """A page session its manager signed out of: refused until its own expiry, then purged."""
+
+    __tablename__ = "ended_page_sessions"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
 
 
 def make_engine(url: str) -> Engine:

@@ -81,6 +81,10 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "Formulir kedaluwarsa. Silakan coba masuk lagi.",
         "The form expired. Please sign in again.",
     ),
+    "error_throttled": (
+        "Terlalu banyak percobaan masuk yang gagal. Coba lagi beberapa menit lagi.",
+        "Too many failed sign-in attempts. Try again in a few minutes.",
+    ),
     "error_bad_key": ("Kunci API tidak valid atau sudah dicabut.", "Invalid or revoked API key."),
     "error_role": (
         "Kunci ini tidak dapat dipakai untuk halaman atasan.",
@@ -97,6 +101,16 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "error_bad_course": (
         "Pelatihan yang dipilih tidak ada di katalog atau tidak aktif.",
         "The chosen course is not in the catalog or not active.",
+    ),
+    "error_change_refused": (
+        "Perubahan tidak disimpan: pelatihan tidak dikenal, tidak aktif, sudah diikuti, ganda, "
+        "urutannya mendahului prasyaratnya, atau prasyaratnya dihapus.",
+        "The change was not stored: a course that is unknown, inactive, already taken or "
+        "duplicated, placed before its prerequisite, or whose prerequisite was removed.",
+    ),
+    "error_bad_position": (
+        "Urutan harus berupa angka 1 sampai 999.",
+        "A position must be a number from 1 to 999.",
     ),
     "error_no_changes": (
         "Tidak ada perubahan: tandai pelatihan yang dihapus atau pilih pelatihan yang ditambahkan.",

@@ -3,23 +3,38 @@
 The only serving module that talks to MLflow for the model (mlflow is imported inside the
 functions so that building the app stays fast). Models are loaded by version number, after
 resolving the alias once, so an alias moved mid-load cannot give a version/model mismatch.
+
+Every champion served is also kept as a local copy (`serving.champion_copy`). When the
+registry cannot be reached at start-up, the service serves that copy, says so in the log and in
+/readyz (`model_source: local_copy`), and goes back to the registry once it answers.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from features.settings import Settings
+from serving.champion_copy import ChampionCopy
 from serving.config import ServingSettings
 from serving.state import (
     CHAMPION,
+    FROM_LOCAL_COPY,
+    FROM_REGISTRY,
     ServingState,
     Signature,
     build_state,
     data_signature,
+    describe_failure,
     latest_date,
 )
+
+logger = logging.getLogger("kompeten.serving")
+#: Marks a signature served from the local copy, so that the registry's answer differs from it.
+_LOCAL = "local:"
 
 
 class MlflowStateSource:
@@ -33,6 +48,9 @@ class MlflowStateSource:
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(serving.mlflow_timeout_s))
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
         self._configured = False
+        self.copy = ChampionCopy(settings.home)
+        self._loaded = False
+        self._offline_reason: str | None = None
 
     def _client(self) -> Any:
         import mlflow
@@ -46,6 +64,29 @@ class MlflowStateSource:
         return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
     def signature(self) -> Signature:
+        """The registry's champion; before anything was loaded and with the registry
+        unreachable, the version of the local copy instead."""
+        try:
+            return self._registry_signature()
+        except LookupError:
+            raise  # the registry answered: there is no champion
+        except Exception as exc:
+            saved = None if self._loaded else self.copy.saved(self.settings.model_name)
+            if saved is None:
+                raise
+            self._offline_reason = describe_failure(exc)
+            logger.warning(
+                "MLflow registry unreachable (%s): serving the local copy of %s version %s "
+                "(saved %s) until it answers",
+                self._offline_reason,
+                saved.model_name,
+                saved.model_version,
+                saved.saved_at,
+            )
+            signature = data_signature(self.settings.resolved_data_dir)
+            return Signature(saved.model_version, _LOCAL + signature)
+
+    def _registry_signature(self) -> Signature:
         from mlflow.exceptions import MlflowException
 
         name = self.settings.model_name
@@ -59,16 +100,34 @@ class MlflowStateSource:
             ) from exc
         return Signature(str(version.version), data_signature(self.settings.resolved_data_dir))
 
-    def load_planner(self, version: str) -> Any:
-        """The `DevelopmentPlanner` inside registered version `version` of the model."""
+    @staticmethod
+    def _planner_in(model_dir: Path) -> Any:
         import mlflow.pyfunc
 
-        self._client()
-        model = mlflow.pyfunc.load_model(f"models:/{self.settings.model_name}/{version}")
+        model = mlflow.pyfunc.load_model(str(model_dir))
         planner = model.unwrap_python_model().planner
         if planner is None:
-            raise RuntimeError(f"model version {version} holds no planner")
+            raise RuntimeError(f"the model in {model_dir} holds no planner")
         return planner
+
+    def load_planner(self, version: str) -> Any:
+        """The `DevelopmentPlanner` inside registered version `version` of the model, via the
+        local copy (downloaded from the registry when the copy holds another version)."""
+        import mlflow.artifacts
+
+        name = self.settings.model_name
+        planner = self.copy.load(name, version, self._planner_in)
+        if planner is not None:
+            return planner
+        self._client()
+
+        def fetch(dst: Path) -> None:
+            dst.mkdir(parents=True)
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{name}/{version}", dst_path=str(dst)
+            )
+
+        return self.copy.refresh(name, version, fetch, self._planner_in)
 
     def load(self, signature: Signature, previous: ServingState | None) -> ServingState:
         from features import columns as c
@@ -76,14 +135,37 @@ class MlflowStateSource:
         from features.io import load_dataset
         from features.plan_input import employee_view
 
+        local = signature.data_signature.startswith(_LOCAL)
+        real_signature = signature.data_signature.removeprefix(_LOCAL)
+        if (
+            not local
+            and previous is not None
+            and previous.model_source == FROM_LOCAL_COPY
+            and previous.model_version == signature.model_version
+            and previous.data_signature == _LOCAL + real_signature
+        ):
+            logger.info("MLflow registry answers again; version %s is its champion", signature[0])
+            self._offline_reason = None
+            return replace(
+                previous,
+                data_signature=real_signature,
+                model_source=FROM_REGISTRY,
+                source_note=None,
+            )
         if previous is not None and previous.model_version == signature.model_version:
             planner = previous.planner  # only the data changed: keep the loaded model
+        elif local:
+            planner = self.copy.load(
+                self.settings.model_name, signature.model_version, self._planner_in
+            )
+            if planner is None:
+                raise RuntimeError("the local copy of the champion changed while loading it")
         else:
             planner = self.load_planner(signature.model_version)
         tables = load_dataset(self.settings.resolved_data_dir)
         as_of = latest_date(tables)
         view = employee_view(tables, build_features(tables, as_of))
-        return build_state(
+        state = build_state(
             planner,
             signature.model_version,
             view,
@@ -93,3 +175,8 @@ class MlflowStateSource:
             plan_cache_size=self.serving.plan_cache_size,
             assignment_cache_size=self.serving.assignment_cache_size,
         )
+        self._loaded = True
+        if local:
+            note = f"MLflow registry unreachable at start-up: {self._offline_reason}"
+            return replace(state, model_source=FROM_LOCAL_COPY, source_note=note)
+        return state

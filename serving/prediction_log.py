@@ -58,6 +58,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from features.privacy import NIP_PATTERN, PersonalDataError, refuse_nip_like
 from features.pseudonym import pseudonymize
 from features.settings import Settings
+from serving.prediction_journal import Journal, SegmentEnd, claimed, read_segment, segments
 
 _log = logging.getLogger(__name__)
 
@@ -112,6 +113,9 @@ CREATE TABLE IF NOT EXISTS batches (
     quarantined INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS ix_batches_unsent ON batches (id) WHERE sent_ms IS NULL;
+CREATE TABLE IF NOT EXISTS journal_done (
+    segment TEXT PRIMARY KEY
+);
 CREATE TABLE IF NOT EXISTS shipper_status (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     pid INTEGER NOT NULL,
@@ -287,8 +291,9 @@ class Outbox:
         conn.execute("PRAGMA synchronous=FULL")
         return _ClosingConnection(conn)  # type: ignore[return-value]
 
-    def append(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Insert (ts, kind, subject, model_version, items_json, scores_json, risk, latency)."""
+    def append(self, rows: Sequence[tuple[Any, ...]], segment: str | None = None) -> None:
+        """Insert (ts, kind, subject, model_version, items_json, scores_json, risk, latency);
+        with `segment`, mark that journal segment done in the same transaction."""
         with self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(
@@ -296,7 +301,18 @@ class Outbox:
                 "latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            if segment is not None:
+                conn.execute("INSERT OR IGNORE INTO journal_done (segment) VALUES (?)", (segment,))
             conn.execute("COMMIT")
+
+    def segment_done(self, segment: str) -> bool:
+        with self._connect() as conn:
+            found = conn.execute("SELECT 1 FROM journal_done WHERE segment = ?", (segment,))
+            return found.fetchone() is not None
+
+    def forget_segment(self, segment: str) -> None:
+        with self._connect() as conn:
+            conn.execute("DELETE FROM journal_done WHERE segment = ?", (segment,))
 
     def claim_batches(self, max_rows: int, now_ms: int) -> int:
         """Group unclaimed rows into batches (one model version, at most `max_rows` each)."""
@@ -678,6 +694,10 @@ class PredictionLog:
         self._pending_rows = self.outbox.pending_rows()
         self._last_ship_unix = 0.0
         self._status_cache: tuple[float, dict[str, float]] = (-math.inf, {})
+        self.journal_folder = self.outbox_path.with_name(self.outbox_path.name + ".journal")
+        self._journal: Journal | None = None
+        self._journal_failures = 0
+        self.recovered_rows = 0
 
     # -- request path --
 
@@ -691,9 +711,10 @@ class PredictionLog:
         risk: float | None,
         latency_ms: float,
     ) -> None:
-        """Queue one served prediction. Pseudonymises here: the clear NIP never leaves the call."""
+        """Queue one served prediction, and append it to the journal so that a killed process
+        loses nothing. Pseudonymises here: the clear NIP never leaves the call."""
         try:
-            self._queue.put(
+            row = _to_row(
                 (
                     time.time(),
                     self._scrub(str(kind)),
@@ -708,6 +729,19 @@ class PredictionLog:
         except Exception:
             self._counts["refused"] += 1
             _log.exception("prediction not recorded (bad arguments)")
+            return
+        journal = self._journal
+        if journal is None:
+            self._queue.put(row)
+            return
+        with journal.lock:  # the journal line and the queue entry stay in the same segment
+            try:
+                journal.append(row)
+            except Exception:
+                self._journal_failures += 1
+                if self._journal_failures == 1 or self._journal_failures % 1000 == 0:
+                    _log.exception("prediction journal not writable (row kept in memory only)")
+            self._queue.put(row)
 
     def _scrub(self, text: str) -> str:
         """Pseudonymise NIPs inside a value (mentor items are NIPs); short values pass as is."""
@@ -737,7 +771,9 @@ class PredictionLog:
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(self.http_max_retries))
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
         self._stopping.clear()
+        self._recover()  # the shipper too: `python -m serving.prediction_shipper` drains all
         if self.role != "ship":
+            self._journal = Journal(self.journal_folder)
             self._writer = threading.Thread(
                 target=self._write_loop, name="prediction-log-writer", daemon=True
             )
@@ -766,7 +802,36 @@ class PredictionLog:
         left = self._queue.qsize()
         if left and not (self._writer and self._writer.is_alive()):
             self._drain()
+        if self._journal is not None and not (self._writer and self._writer.is_alive()):
+            self._journal.close()
+            self._journal = None
         self._writer = self._flusher = None
+
+    def _recover(self) -> None:
+        """Insert the journal segments that dead processes left (each exactly once)."""
+        for path in segments(self.journal_folder):
+            with claimed(path) as mine:
+                if mine:
+                    self._recover_segment(path)
+
+    def _recover_segment(self, path: Path) -> None:
+        name = path.name
+        try:
+            if not self.outbox.segment_done(name):
+                rows = read_segment(path)
+                self.outbox.append(rows, segment=name)
+                with self._write_lock:
+                    self._pending_rows += len(rows)
+                self.recovered_rows += len(rows)
+                if rows:
+                    _log.warning(
+                        "recovered %d served predictions a stopped process had not stored",
+                        len(rows),
+                    )
+            path.unlink(missing_ok=True)
+            self.outbox.forget_segment(name)
+        except Exception:
+            _log.exception("prediction journal segment %s not recovered (kept)", name)
 
     def __enter__(self) -> PredictionLog:
         return self.start()
@@ -779,22 +844,42 @@ class PredictionLog:
     def _write_loop(self) -> None:
         while True:
             item = self._queue.get()
+            if isinstance(item, SegmentEnd):
+                continue
             if item is not _STOP and not isinstance(item, threading.Event):
                 # Gather for a moment: one insert per few dozen requests instead of one per
                 # request, so this thread takes the GIL from the event loop far less often.
                 self._stopping.wait(self.write_delay_s)
-            batch = [item]
+            batch, segment = self._take(item)
+            done = self._write(batch, segment)
+            if done:
+                return
+
+    def _take(self, first: Any) -> tuple[list[Any], SegmentEnd | None]:
+        """`first` and what was queued with it: exactly the rows of one journal segment."""
+        batch = [first]
+        journal = self._journal
+        if journal is None:
             while len(batch) < 20_000:
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            done = self._write(batch)
-            if done:
-                return
+            return batch, None
+        end = journal.rotate(self._queue.put)
+        while True:
+            item = self._queue.get()
+            if item is end:
+                return batch, end
+            if not isinstance(item, SegmentEnd):
+                batch.append(item)
 
-    def _write(self, batch: list[Any]) -> bool:
-        """Insert queued records (retrying until the disk accepts them); True on the stop mark."""
+    def _write(self, batch: list[Any], segment: SegmentEnd | None = None) -> bool:
+        """Insert queued records (retrying until the disk accepts them); True on the stop mark.
+
+        With `segment`, the journal segment holding exactly these rows is marked done in the
+        same transaction and then deleted.
+        """
         rows = []
         markers: list[threading.Event] = []
         stop = False
@@ -803,17 +888,15 @@ class PredictionLog:
                 stop = True
             elif isinstance(item, threading.Event):
                 markers.append(item)
-            else:
-                try:
-                    rows.append(_to_row(item))
-                except (TypeError, ValueError):
-                    self._counts["refused"] += 1
-                    _log.exception("prediction not stored (values not numeric)")
+            elif not isinstance(item, SegmentEnd):
+                rows.append(item)
+        stored = not rows
         attempt = 0
         while rows:
             try:
                 with self._write_lock:
-                    self.outbox.append(rows)
+                    self.outbox.append(rows, None if segment is None else segment.path.name)
+                    stored = True
                     self._counts["written"] += len(rows)
                     before = self._pending_rows
                     self._pending_rows += len(rows)
@@ -826,14 +909,31 @@ class PredictionLog:
                     _log.exception("outbox write failed (%d rows held in memory)", len(rows))
                 time.sleep(min(2.0, 0.05 * attempt))
                 if self._stopping.is_set() and attempt >= 20:
-                    _log.error("outbox unwritable at shutdown: %d predictions lost", len(rows))
+                    _log.error(
+                        "outbox unwritable at shutdown: %d predictions left in the journal "
+                        "for the next start",
+                        len(rows),
+                    )
                     break
+        if segment is not None:
+            try:
+                if stored:
+                    segment.path.unlink(missing_ok=True)
+                    self.outbox.forget_segment(segment.path.name)
+            except Exception:  # the mark stays: the next start deletes the file, adds nothing
+                _log.exception("prediction journal segment %s not removed", segment.path.name)
+            finally:
+                segment.release()
         for marker in markers:
             marker.set()
         return stop
 
     def _drain(self) -> None:
         """Write whatever is queued, from the caller's thread (no writer thread running)."""
+        if self._journal is not None:
+            batch, segment = self._take(_STOP)
+            self._write([i for i in batch if i is not _STOP], segment)
+            return
         batch = []
         while True:
             try:

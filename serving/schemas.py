@@ -328,6 +328,12 @@ class ReadinessPublic(BaseModel):
     as_of: date | None = None
     n_employees: int | None = None
     loaded_at: datetime | None = None
+    model_source: Literal["registry", "local_copy"] | None = Field(
+        None,
+        description="local_copy: the registry was unreachable at start-up and the service "
+        "serves the copy of the champion it kept (see model_source_note).",
+    )
+    model_source_note: str | None = None
     last_error: str | None = None
 
 

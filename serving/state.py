@@ -39,6 +39,9 @@ from serving.schemas import PlanPublic, RiskReasonPublic, nip_problem
 logger = logging.getLogger("kompeten.serving")
 #: The registry alias the service serves.
 CHAMPION = "champion"
+#: Where a state's model came from (`ServingState.model_source`, shown by /readyz).
+FROM_REGISTRY = "registry"
+FROM_LOCAL_COPY = "local_copy"
 
 _NIP_RUN = re.compile(r"(?<!\d)\d{18}(?!\d)")
 _EMPTY = np.zeros(0, dtype=np.intp)
@@ -211,6 +214,8 @@ class ServingState:
     _plans: LruCache = field(repr=False)
     _rankings: LruCache = field(repr=False)
     _assignments: LruCache = field(repr=False)
+    model_source: str = FROM_REGISTRY
+    source_note: str | None = None
 
     @property
     def as_of(self) -> pd.Timestamp:

@@ -7,8 +7,11 @@ MLflow or `var/`: tracking, the review database and the prediction outbox live i
 
 from __future__ import annotations
 
+import ast
 import atexit
 import functools
+import hashlib
+import hmac
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -33,6 +36,26 @@ from serving.keys import create_key, revoke_key
 from serving.state import ServingState, Signature, build_state, latest_date
 
 N_EMPLOYEES = 150
+#: The constant every development install once shared (kept here to prove it is refused).
+OLD_DEVELOPMENT_KEY = "kompeten-development-key-not-for-production"
+
+
+def source_literals() -> set[str]:
+    """Every string constant in the shipped packages that could serve as a key."""
+    root = Path(__file__).resolve().parent.parent
+    out: set[str] = set()
+    for package in ("features", "model", "serving", "training_pipeline"):
+        for path in (root / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    out.add(node.value)
+    return out
+
+
+def candidate_signing_keys(secret: str) -> set[bytes]:
+    """The session keys `secret` gives, as pseudonym key or as the pages' own secret."""
+    derived = hmac.new(secret.encode(), b"kompeten-pages-session", hashlib.sha256).digest()
+    return {derived, hashlib.sha256(secret.encode()).digest()}
 
 
 class RecordingLog:

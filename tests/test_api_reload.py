@@ -121,3 +121,48 @@ def test_loader_explains_a_missing_champion():
     source = MlflowStateSource(settings, serving_settings())
     with pytest.raises(LookupError, match="kompeten train"):
         source.signature()
+
+
+def test_restart_with_the_registry_down_serves_the_local_copy(tmp_path, monkeypatch):
+    """A champion once served is kept locally: a restart with MLflow unreachable serves it,
+    /readyz says so, and the registry's answer later makes it the registry's again."""
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    world = serving_world()
+    version = world.register_version()
+    world.promote(version)
+    keys = world.settings.resolved_database_url
+    online = world.settings.model_copy(update={"home": tmp_path, "database_url": keys})
+    nip = nip_in(world, leaf_unit(world))
+    headers = auth(world, "hr")
+    with TestClient(create_app(online, serving_settings(), prediction_log=RecordingLog())) as c:
+        ready = c.get("/readyz").json()
+        assert ready["model_version"] == version and ready["model_source"] == "registry"
+        served = c.get(f"/v1/employees/{nip}/plan", headers=headers).json()
+    assert (tmp_path / "champion" / "champion.json").is_file()
+
+    offline = online.model_copy(update={"mlflow_tracking_uri": "http://127.0.0.1:9"})
+    source = MlflowStateSource(offline, serving_settings())
+    with TestClient(create_app(offline, serving_settings(), source, RecordingLog())) as client:
+        ready = client.get("/readyz").json()
+        assert ready["status"] == "ready", ready
+        assert ready["model_version"] == version and ready["model_source"] == "local_copy"
+        assert "unreachable" in ready["model_source_note"]
+        plan = client.get(f"/v1/employees/{nip}/plan", headers=headers)
+        assert plan.status_code == 200 and plan.json() == served
+        # the registry answers again (same champion): the state says so, nothing is reloaded
+        source.settings = online
+        source._configured = False
+        assert client.post("/v1/admin/reload", headers=auth(world, "analyst")).status_code == 200
+        ready = client.get("/readyz").json()
+        assert ready["model_source"] == "registry" and ready["model_version"] == version
+
+
+def test_without_a_local_copy_the_registry_outage_stays_not_ready(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    world = serving_world()
+    offline = world.settings.model_copy(
+        update={"home": tmp_path, "mlflow_tracking_uri": "http://127.0.0.1:9"}
+    )
+    with TestClient(create_app(offline, serving_settings(), prediction_log=RecordingLog())) as c:
+        ready = c.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["last_error"]

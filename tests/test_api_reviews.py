@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from features import columns as c
+from model.mentor_pairing import mentor_refusal, rank_mentors
 from serving.app import create_app
 from serving.db import PlanReviewRecord, open_database
 
@@ -63,10 +64,11 @@ def test_request_id_field_and_history(client, world):
     nip = _unreviewed_nip(world, 1)
     key = auth(world, "manager_leaf")
     first_id, second_id = f"a-{uuid.uuid4()}", f"b-{uuid.uuid4()}"
+    last = world.state().plan(nip, 30)["training_path"][-1]["course_id"]
     changed = {
         "decision": "changed",
         "comment": "Ganti ke kursus daring.",
-        "changes": {"remove_course_ids": ["PLT-0001"], "jp_budget": 30},
+        "changes": {"remove_course_ids": [last], "jp_budget": 30},
         "request_id": first_id,
     }
     assert client.post(_review_url(nip), json=changed, headers=key).status_code == 201
@@ -78,7 +80,7 @@ def test_request_id_field_and_history(client, world):
     assert body["count"] == 2
     assert [r["request_id"] for r in body["reviews"]] == [first_id, second_id]
     assert body["reviews"][0]["changes"]["jp_budget"] == 30
-    assert body["reviews"][0]["changes"]["remove_course_ids"] == ["PLT-0001"]
+    assert body["reviews"][0]["changes"]["remove_course_ids"] == [last]
 
 
 def test_review_validation(client, world):
@@ -156,3 +158,158 @@ def test_reviews_survive_a_restart(world):
         with TestClient(app) as fresh:
             assert fresh.post(_review_url(nip), json=body, headers=headers).status_code == expected
     assert _rows(world, request_id) == 1
+
+
+# --- what a change may hold -----------------------------------------------------------------------
+
+
+def _change(client, world, nip: str, changes: dict, who: str = "manager_leaf"):
+    headers = {**auth(world, who), "Idempotency-Key": f"chg-{uuid.uuid4()}"}
+    body = {"decision": "changed", "comment": "", "changes": changes}
+    return client.post(_review_url(nip), json=body, headers=headers)
+
+
+def _reviews(client, world, nip: str) -> int:
+    return client.get(f"/v1/plans/{nip}/reviews", headers=auth(world, "hr")).json()["count"]
+
+
+def _refused(response, field: str) -> str:
+    assert response.status_code == 422, response.text
+    errors = response.json()["detail"]
+    assert any(e["loc"][:3] == ["body", "changes", field] for e in errors), errors
+    return " ".join(e["msg"] for e in errors)
+
+
+def _courses(world):
+    """Catalog facts the change tests need: an active course, an inactive one, and a course
+    with a prerequisite (with that prerequisite)."""
+    catalog = world.state().planner.catalog
+    ids = [str(x) for x in catalog.course_ids]
+    inactive = next(cid for i, cid in enumerate(ids) if not catalog.active[i])
+    chained = next(
+        (cid, ids[catalog.prerequisites[i][0]])
+        for i, cid in enumerate(ids)
+        if catalog.active[i] and len(catalog.prerequisites[i])
+    )
+    return ids, inactive, chained
+
+
+def test_changes_refuse_unknown_inactive_taken_and_duplicate_courses(client, world):
+    nip = _unreviewed_nip(world, 5)
+    state = world.state()
+    path = [s["course_id"] for s in state.plan(nip)["training_path"]]
+    ids, inactive, _ = _courses(world)
+    view = state.employee_view(nip)
+    taken = set(view.completed[c.COURSE_ID]) | set(view.ongoing[c.COURSE_ID])
+    fresh = next(
+        cid
+        for i, cid in enumerate(ids)
+        if state.planner.catalog.active[i]
+        and cid not in path
+        and cid not in taken
+        and not len(state.planner.catalog.prerequisites[i])
+    )
+    nope = _change(client, world, nip, {"add_course_ids": ["NOPE"]})
+    assert "not a course" in _refused(nope, "add_course_ids")
+    script = _change(client, world, nip, {"add_course_ids": ["<script>alert(1)</script>"]})
+    _refused(script, "add_course_ids")
+    assert "no longer offered" in _refused(
+        _change(client, world, nip, {"add_course_ids": [inactive]}), "add_course_ids"
+    )
+    twice = _change(client, world, nip, {"add_course_ids": [fresh, fresh]})
+    assert "twice" in _refused(twice, "add_course_ids")
+    already = _change(client, world, nip, {"add_course_ids": [path[0]]})
+    assert "already in the plan" in _refused(already, "add_course_ids")
+    if taken:
+        done = sorted(taken)[0]
+        _refused(_change(client, world, nip, {"add_course_ids": [done]}), "add_course_ids")
+    gone = _change(client, world, nip, {"remove_course_ids": ["PLT-9999"]})
+    assert "not in the plan" in _refused(gone, "remove_course_ids")
+    assert _reviews(client, world, nip) == 0  # nothing refused was stored
+
+    # course_order must be exactly the resulting path
+    resulting = [*path, fresh]
+    partial = _change(
+        client, world, nip, {"add_course_ids": [fresh], "course_order": resulting[:-1]}
+    )
+    assert "exactly once" in _refused(partial, "course_order")
+    stranger = _change(client, world, nip, {"course_order": [*path[:-1], "NOPE"]})
+    _refused(stranger, "course_order")
+    reordered = [fresh, *path]  # the new course first; the model's order keeps prerequisites
+    ok = _change(client, world, nip, {"add_course_ids": [fresh], "course_order": reordered})
+    assert ok.status_code == 201, ok.text
+    assert _reviews(client, world, nip) == 1
+
+
+def test_changes_keep_prerequisites_before_their_courses(client, world):
+    state = world.state()
+    _, _, (course, prerequisite) = _courses(world)
+    for index in range(6, 12):
+        nip = _unreviewed_nip(world, index)
+        view = state.employee_view(nip)
+        taken = set(view.completed[c.COURSE_ID]) | set(view.ongoing[c.COURSE_ID])
+        path = [s["course_id"] for s in state.plan(nip)["training_path"]]
+        if not taken & {course, prerequisite} and not set(path) & {course, prerequisite}:
+            break
+    else:
+        raise AssertionError("no employee without the course chain")
+    alone = _change(client, world, nip, {"add_course_ids": [course]})
+    assert f"needs {prerequisite!r}" in _refused(alone, "add_course_ids")
+    both = [prerequisite, course]
+    backwards = _change(
+        client, world, nip, {"add_course_ids": both, "course_order": [*path, course, prerequisite]}
+    )
+    _refused(backwards, "course_order")
+    assert _change(client, world, nip, {"add_course_ids": both}).status_code == 201
+    dropped = _change(client, world, nip, {"remove_course_ids": [prerequisite]})
+    assert f"needs {prerequisite!r}" in _refused(dropped, "remove_course_ids")
+
+
+def _mentee_with_scoped_mentor(world) -> tuple[str, str]:
+    state = world.state()
+    scope = state.scope_of([leaf_unit(world)])
+    for nip in state.unit_members(leaf_unit(world)):
+        for mentor in state.mentor_ranking(nip, 50)["mentor_nip"]:
+            if state.unit_of[mentor] in scope:
+                return nip, str(mentor)
+    raise AssertionError("no mentee with an eligible mentor in the leaf unit")
+
+
+def test_mentor_change_follows_the_recommenders_rules_and_the_managers_scope(client, world):
+    state = world.state()
+    nip, mentor = _mentee_with_scoped_mentor(world)
+    before = _reviews(client, world, nip)
+    outside = nip_outside(world, leaf_unit(world))
+    assert state.unit_of[outside] not in state.scope_of([leaf_unit(world)])
+    out_of_scope = _change(client, world, nip, {"mentor_nip": outside})
+    assert "not in your units" in _refused(out_of_scope, "mentor_nip")
+    unknown = _change(client, world, nip, {"mentor_nip": "199001012015011999"})
+    assert "not in your units" in _refused(unknown, "mentor_nip")  # says nothing about who
+    itself = _change(client, world, nip, {"mentor_nip": nip})
+    assert "themselves" in _refused(itself, "mentor_nip")
+    ranked = set(state.mentor_ranking(nip, 50)["mentor_nip"])
+    scope = state.scope_of([leaf_unit(world)])
+    colleague = next(
+        n for n in state.unit_members(leaf_unit(world)) if n not in ranked and n != nip
+    )
+    assert state.unit_of[colleague] in scope
+    _refused(_change(client, world, nip, {"mentor_nip": colleague}), "mentor_nip")
+    assert _reviews(client, world, nip) == before
+    assert _change(client, world, nip, {"mentor_nip": mentor}).status_code == 201
+
+
+def test_mentor_refusal_agrees_with_the_ranking(world):
+    """Brute force: for a few mentees, exactly the mentors `rank_mentors` lists pass."""
+    view, scorer = world.view, world.planner.mentor_scorer
+    everyone = view.employees[c.NIP].astype(str).tolist()
+    checked = 0
+    for nip in everyone:
+        ranked = rank_mentors(view, scorer, nip, top_k=len(everyone))
+        if ranked.empty:
+            continue
+        allowed = {m for m in everyone if mentor_refusal(view, nip, m) is None}
+        assert allowed == set(ranked["mentor_nip"]), nip
+        checked += 1
+        if checked == 3:
+            break
+    assert checked == 3

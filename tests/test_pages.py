@@ -22,9 +22,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest_serving import (
+    OLD_DEVELOPMENT_KEY,
     RecordingLog,
     StaticSource,
     World,
+    candidate_signing_keys,
     leaf_unit,
     nip_in,
     parent_unit,
@@ -46,12 +48,13 @@ from serving.db import PlanReviewRecord, open_database
 from serving.i18n import MESSAGES, Translator, format_number, translate
 from serving.keys import create_key, revoke_key
 from serving.pages.charts import CompetencyBar, competency_chart
-from serving.pages.employee import requested_changes, requested_order
+from serving.pages.employee import FormProblem, requested_changes, requested_order
 from serving.pages.exports import csv_bytes, safe_text, xlsx_bytes
 from serving.pages.overview import SORTS, OverviewQuery, filter_rows, paginate, sort_rows
 from serving.pages.plans import SUPPORTS_REORDER, ReviewEntry, apply_changes, plan_status
 from serving.pages.session import SESSION_COOKIE, safe_next, sign, unsign
 from serving.pages.settings import PagesSettings
+from serving.pages.signin_throttle import SignInThrottle
 from serving.pages.unit import NEEDS_TABLES
 from serving.pages.unit_view import MemberRow
 from serving.talent_box import (
@@ -215,6 +218,37 @@ def test_footer_cites_the_20_jp_rule_as_pp_11_2017_pasal_203(client):
     assert "PP 17/2020 art. 203" not in page.text and "PP 17/2020 (art. 203)" not in page.text
 
 
+def test_sign_in_attempts_are_throttled_per_client(pw):
+    with TestClient(make_pages_app(pw, signin_max_failures=3, signin_window_s=600)) as client:
+        for _ in range(3):
+            page = client.get("/halaman/masuk")
+            bad = client.post(
+                "/halaman/masuk", data={"api_key": "kmp_guess", "csrf_token": form_token(page.text)}
+            )
+            assert bad.status_code == 401
+        page = client.get("/halaman/masuk")
+        good = {"api_key": pw.keys["leaf"], "csrf_token": form_token(page.text)}
+        throttled = client.post("/halaman/masuk", data=good, follow_redirects=False)
+        assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) > 0
+        assert "Terlalu banyak" in throttled.text and SESSION_COOKIE not in client.cookies
+
+
+def test_throttle_window_and_success_reset():
+    now = [0.0]
+    throttle = SignInThrottle(max_failures=2, window_s=60, clock=lambda: now[0])
+    throttle.failed("a")
+    throttle.failed("a")
+    assert throttle.retry_after("a") == 60 and throttle.retry_after("b") == 0
+    now[0] = 30.0
+    assert throttle.retry_after("a") == 30
+    now[0] = 61.0
+    assert throttle.retry_after("a") == 0  # the old failures left the window
+    throttle.failed("a")
+    throttle.succeeded("a")
+    throttle.failed("a")
+    assert throttle.retry_after("a") == 0
+
+
 def test_session_cookie_is_http_only_lax_and_secure_over_https(client, pw):
     client.cookies.clear()
     page = client.get("/halaman/masuk")
@@ -247,6 +281,16 @@ def test_tampered_or_revoked_session_goes_back_to_sign_in(client, pw):
     assert response.status_code == 303 and "/halaman/masuk" in response.headers["location"]
 
 
+def test_a_cookie_signed_with_the_old_development_constant_is_refused(client, pw):
+    expires = int(datetime.now(UTC).timestamp()) + 3600
+    for key in candidate_signing_keys(OLD_DEVELOPMENT_KEY):
+        client.cookies.clear()
+        payload = {"k": pw.key_ids["leaf"], "s": "session", "c": "csrf", "e": expires}
+        client.cookies.set(SESSION_COOKIE, sign(payload, key), path="/halaman")
+        response = client.get("/halaman/unit", follow_redirects=False)
+        assert response.status_code == 303 and "/halaman/masuk" in response.headers["location"]
+
+
 def test_session_signing_round_trip():
     key = b"k" * 32
     token = sign({"k": "abc", "e": 1}, key)
@@ -269,6 +313,19 @@ def test_sign_out_needs_the_form_token(client, pw):
     assert done.status_code == 303 and done.headers["location"] == "/halaman/masuk"
     assert SESSION_COOKIE not in client.cookies
     assert client.get("/halaman/unit", follow_redirects=False).status_code == 303
+
+
+def test_a_signed_out_cookie_is_refused_by_the_server(client, pw):
+    sign_in(client, pw.keys["leaf"])
+    cookie = client.cookies[SESSION_COOKIE]
+    page = client.get(f"/halaman/unit/{pw.leaf}")
+    client.post("/halaman/keluar", data={"csrf_token": form_token(page.text)})
+    client.cookies.set(SESSION_COOKIE, cookie, path="/halaman")  # a copy kept by someone
+    replayed = client.get("/halaman/unit", follow_redirects=False)
+    assert replayed.status_code == 303 and "/halaman/masuk" in replayed.headers["location"]
+    sign_in(client, pw.keys["leaf"])  # a new sign-in is a new session
+    assert client.get("/halaman/unit", follow_redirects=False).status_code == 303
+    assert client.get(f"/halaman/unit/{pw.leaf}").status_code == 200
 
 
 def test_manager_sees_only_own_units(client, pw):
@@ -489,6 +546,34 @@ def test_review_form_rules(client, pw):
     assert [r.decision for r in pw.reviews(nip)] == ["rejected"]
     reused = _decide(client, nip, page, decision="approved")
     assert reused.status_code == 409
+
+
+def test_form_refuses_a_course_without_its_prerequisite(client, pw):
+    """The form goes through the API's change rules: the page says why, nothing is stored."""
+    sign_in(client, pw.keys["leaf"])
+    state = pw.world.state()
+    catalog = state.planner.catalog
+    ids = [str(x) for x in catalog.course_ids]
+    for nip in unit_members(pw, pw.leaf)[5:]:
+        view = state.employee_view(nip)
+        taken = set(view.completed[c.COURSE_ID]) | set(view.ongoing[c.COURSE_ID])
+        path = {s["course_id"] for s in state.plan(nip)["training_path"]}
+        chained = [
+            cid
+            for i, cid in enumerate(ids)
+            if catalog.active[i]
+            and len(catalog.prerequisites[i])
+            and cid not in taken | path
+            and not {ids[p] for p in catalog.prerequisites[i]} & (taken | path)
+        ]
+        if chained:
+            break
+    else:
+        raise AssertionError("no employee to add a course without its prerequisite to")
+    page = _plan(client, nip).text
+    refused = _decide(client, nip, page, decision="changed", add=chained[0])
+    assert refused.status_code == 400 and "prasyarat" in refused.text
+    assert pw.reviews(nip) == []
 
 
 def test_read_only_roles_cannot_review(client, pw):
@@ -783,6 +868,14 @@ def test_requested_order_from_the_position_fields():
     assert requested_order(form, ["A", "B", "C"], ["B"], []) == ["C", "A"]
     same = FormData([("position_course", "A"), ("position", "1"), ("position_course", "B")])
     assert requested_order(same, ["A", "B"], [], []) is None  # unchanged: no order stored
+    for bad in ("nan", "inf", "-inf", "NaN", "1e999", "0", "abc"):
+        odd = FormData([("position_course", "A"), ("position", bad), ("position_course", "B"),
+                        ("position", "1")])  # fmt: skip
+        with pytest.raises(FormProblem):
+            requested_order(odd, ["A", "B"], [], [])
+    cleared = FormData([("position_course", "A"), ("position", " "), ("position_course", "B"),
+                        ("position", "1")])  # fmt: skip
+    assert requested_order(cleared, ["A", "B"], [], []) == ["B", "A"]
     addable = {"X"}.__contains__
     changes = requested_changes(FormData([("remove", "A"), ("add", "X")]), ["A"], addable)
     assert changes is not None
@@ -822,6 +915,9 @@ def test_overview_sorting_puts_missing_values_last():
 def test_exports_guard_formulas_and_keep_text():
     assert safe_text("=HYPERLINK(1)") == "'=HYPERLINK(1)" and safe_text("-1") == "'-1"
     assert safe_text("Budi") == "Budi" and safe_text(-1) == -1
+    for sneaky in ("\n=1+1", " =1+1", "\r\n@SUM(A1)", "\u3000+1", "\uff1d1+1", "\t-2"):
+        assert safe_text(sneaky) == "'" + sneaky, repr(sneaky)
+    assert safe_text(" Budi") == " Budi"
     frame = pd.DataFrame({"nip": ["198503122010011001"], "note": ["=1+1"], "jp": [8]})
     text = csv_bytes(frame).decode("utf-8-sig")
     assert text.splitlines() == ["nip,note,jp", "198503122010011001,'=1+1,8"]

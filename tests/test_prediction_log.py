@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import signal
 import sqlite3
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -18,6 +21,7 @@ from mlflow import MlflowClient
 
 from features.pseudonym import pseudonymize
 from features.settings import Settings
+from serving.prediction_journal import Journal
 from serving.prediction_log import (
     SERVING_EXPERIMENT,
     Batch,
@@ -194,7 +198,8 @@ def test_record_is_fast_and_stores_only_pseudonyms(settings: Settings, experimen
     finally:
         log.stop()
     assert log.stats()["written"] == 1000
-    raw = b"".join(p.read_bytes() for p in settings.home.glob("prediction_outbox.db*"))
+    outbox_files = [p for p in settings.home.rglob("*") if "prediction_outbox" in str(p)]
+    raw = b"".join(p.read_bytes() for p in outbox_files if p.is_file())  # journal included
     for nip in NIPS + MENTORS:
         assert nip.encode() not in raw
     with sqlite3.connect(log.outbox_path) as conn:
@@ -425,7 +430,10 @@ def test_writer_gathers_records_into_few_inserts(settings: Settings) -> None:
     log = PredictionLog(settings, role="record", write_delay_s=0.2)
     inserts: list[int] = []
     append = log.outbox.append
-    log.outbox.append = lambda rows: (inserts.append(len(rows)), append(rows))[1]  # type: ignore[method-assign]
+    log.outbox.append = lambda rows, segment=None: (  # type: ignore[method-assign]
+        inserts.append(len(rows)),
+        append(rows, segment),
+    )[1]
     log.start()
     try:
         for _ in range(5):
@@ -436,3 +444,61 @@ def test_writer_gathers_records_into_few_inserts(settings: Settings) -> None:
         log.stop()
     assert sum(inserts) == 200
     assert len(inserts) <= 3, inserts
+
+
+_KILLED_WORKER = """
+import os, signal, sys
+from pathlib import Path
+from features.settings import Settings
+from serving.prediction_log import PredictionLog
+
+settings = Settings(home=Path(sys.argv[1]), mlflow_tracking_uri=sys.argv[2])
+log = PredictionLog(settings, role="record", write_delay_s=60.0).start()
+for i in range(int(sys.argv[3])):
+    log.record("path", "198503122010011001", "3", ["C1", "C2"], [0.9, 0.5], 0.25, 9.0)
+os.kill(os.getpid(), signal.SIGKILL)  # before the writer's next insert
+"""
+
+
+def test_kill_9_loses_no_recorded_prediction(settings: Settings) -> None:
+    """What a killed worker had only queued is in its journal; the next start stores it once."""
+    root = Path(__file__).resolve().parent.parent
+    args = [str(settings.home), settings.resolved_tracking_uri, "300"]
+    done = subprocess.run(
+        [sys.executable, "-c", _KILLED_WORKER, *args], cwd=root, capture_output=True, timeout=120
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
+    log = PredictionLog(settings, role="record").start()
+    try:
+        assert log.recovered_rows == 300
+        assert log.outbox.pending_rows() == 300
+    finally:
+        log.stop()
+    again = PredictionLog(settings, role="record").start()  # nothing is inserted twice
+    again.stop()
+    assert again.recovered_rows == 0 and again.outbox.pending_rows() == 300
+    assert list(again.journal_folder.iterdir()) == []
+
+
+def test_a_segment_stored_before_a_crash_is_not_stored_again(settings: Settings) -> None:
+    log = PredictionLog(settings, role="record")
+    log.journal_folder.mkdir(parents=True)
+    segment = log.journal_folder / "4242-crashed.jsonl"
+    row = [1.0, "path", "p_x", "3", '["C1"]', "[0.5]", None, 2.0]
+    segment.write_text(json.dumps(row) + "\n" + json.dumps(row) + "\n" + '[1.0, "pa')  # torn
+    log.outbox.append([tuple(row)], segment=segment.name)  # committed, then the crash
+    log.start()
+    log.stop()
+    assert log.recovered_rows == 0 and log.outbox.pending_rows() == 1
+    assert not segment.exists()
+    other = log.journal_folder / "4243-crashed.jsonl"
+    other.write_text(json.dumps(row) + "\n" + '[1.0, "pa')  # never committed: replayed
+    log.start()
+    log.stop()
+    assert log.recovered_rows == 1 and log.outbox.pending_rows() == 2
+    live = Journal(log.journal_folder)  # another process's open segment is never taken
+    live.append(row)
+    log.start()
+    log.stop()
+    assert log.recovered_rows == 1 and log.outbox.pending_rows() == 2
+    live.close()

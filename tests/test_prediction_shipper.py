@@ -108,3 +108,26 @@ def test_access_filter_installs_into_uvicorn_log_config() -> None:
     logging.config.dictConfig(config)
     handler = next(h for h in logging.getLogger("uvicorn.access").handlers)
     assert any(isinstance(f, RedactNipFilter) for f in handler.filters)
+
+
+def test_access_log_filter_catches_grouped_and_percent_encoded_nips() -> None:
+    flt = RedactNipFilter(key="test-key")
+    grouped = f"{NIP[:8]} {NIP[8:14]} {NIP[14]} {NIP[15:]}"
+    escaped_digits = "".join(f"%3{d}" for d in NIP)
+    expected = pseudonymize(NIP, "test-key")
+    for path in (
+        f"/v1/employees/{grouped.replace(' ', '%20')}/plan",
+        f"/halaman/pegawai/{grouped.replace(' ', '+')}",
+        f"/v1/employees/{escaped_digits}/plan",
+        f"/v1/employees/{NIP[:8]}-{NIP[8:14]}-{NIP[14:]}/plan",
+        f"/v1/plans?nip={grouped}",
+    ):
+        record = logging.LogRecord(
+            "uvicorn.access", logging.INFO, __file__, 1, "%s %s", ("GET", path), None
+        )
+        assert flt.filter(record)
+        line = record.getMessage()
+        assert expected in line, line
+        assert not any(part in line for part in (NIP[:8], NIP[8:14], NIP[15:] + "/")), line
+    longer = logging.LogRecord("a", logging.INFO, __file__, 1, "%s", ("/x/" + NIP + "9",), None)
+    assert flt.filter(longer) and longer.getMessage() == "/x/" + NIP + "9"  # 19 digits: no NIP

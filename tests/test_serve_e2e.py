@@ -24,12 +24,23 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest_serving import World, leaf_unit, nip_in, serving_world
+from conftest_serving import (
+    OLD_DEVELOPMENT_KEY,
+    World,
+    candidate_signing_keys,
+    leaf_unit,
+    nip_in,
+    nip_outside,
+    serving_world,
+    source_literals,
+)
 from mlflow import MlflowClient
 
 from features.settings import Settings
 from serving.db import open_database
 from serving.keys import create_key
+from serving.pages.session import SESSION_COOKIE, sign
+from serving.pages.settings import PagesSettings
 from serving.prediction_log import SERVING_EXPERIMENT
 
 pytestmark = pytest.mark.slow
@@ -127,11 +138,50 @@ def _register_champion(world: World, settings: Settings) -> str:
     return version
 
 
-def _create_keys(settings: Settings, unit: str) -> tuple[str, str]:
+def _create_keys(settings: Settings, unit: str) -> tuple[str, str, str]:
+    """Raw keys of an HR system and of the unit's manager, and the manager key's public id."""
     with open_database(settings.resolved_database_url) as sessions, sessions() as session:
         _, hr = create_key(session, "hr_system", label="e2e")
-        _, manager = create_key(session, "manager", [unit], label="e2e")
-    return hr, manager
+        manager_key, manager = create_key(session, "manager", [unit], label="e2e")
+    return hr, manager, manager_key.key_id
+
+
+def _check_hardening(client: httpx.Client, world: World, home: Path, manager: str, key_id: str):
+    """On the real process: forged sessions, NaN, unknown courses, out-of-scope mentors."""
+    expires = int(time.time()) + 3600
+    payload = {"k": key_id, "s": "e2e-session", "c": "csrf", "e": expires}
+    secret = (home / "secret.key").read_text().strip()
+    literals = source_literals()
+    assert secret not in literals
+    for key in set().union(*(candidate_signing_keys(s) for s in {OLD_DEVELOPMENT_KEY})):
+        forged = client.get(
+            "/halaman/unit", cookies={SESSION_COOKIE: sign(payload, key)}, follow_redirects=False
+        )
+        assert forged.status_code == 303 and "/halaman/masuk" in forged.headers["location"]
+    real = PagesSettings().signing_key(Settings(home=home, pseudonym_key=secret))
+    assert real not in set().union(*(candidate_signing_keys(s) for s in literals))
+    genuine = client.get(  # the control: the install's own secret does sign a session
+        "/halaman/unit", cookies={SESSION_COOKIE: sign(payload, real)}, follow_redirects=False
+    )
+    assert genuine.status_code == 307 or genuine.status_code == 303
+    assert "/halaman/masuk" not in genuine.headers["location"]
+
+    nip = nip_in(world, leaf_unit(world))
+    headers = {"X-API-Key": manager, "content-type": "application/json"}
+    nan = client.post(
+        "/v1/recommendations/training-path",
+        content=f'{{"nip": "{nip}", "jp_budget": NaN}}',
+        headers=headers,
+    )
+    assert nan.status_code == 422 and nan.json()["detail"][0]["input"] == "NaN"
+    outside = nip_outside(world, leaf_unit(world))
+    for n, changes in enumerate(({"add_course_ids": ["NOPE"]}, {"mentor_nip": outside})):
+        refused = client.post(
+            f"/v1/plans/{nip}/review",
+            json={"decision": "changed", "comment": "", "changes": changes},
+            headers={"X-API-Key": manager, "Idempotency-Key": f"e2e-refused-{n}"},
+        )
+        assert refused.status_code == 422, refused.text
 
 
 def test_service_keeps_serving_its_model_when_mlflow_goes_away(tmp_path, processes):
@@ -166,7 +216,7 @@ def test_service_keeps_serving_its_model_when_mlflow_goes_away(tmp_path, process
     _wait_for("mlflow /health", lambda: httpx.get(health).status_code == 200, 60, mlflow)
     assert _register_champion(world, settings) == "1"
     nip = nip_in(world, leaf_unit(world))
-    hr, manager = _create_keys(settings, leaf_unit(world))
+    hr, manager, manager_id = _create_keys(settings, leaf_unit(world))
 
     serve_env = {
         **env,
@@ -252,3 +302,18 @@ def test_service_keeps_serving_its_model_when_mlflow_goes_away(tmp_path, process
             assert again.json()["model_version"] == version
         plan_again = client.get(f"/v1/employees/{nip}/plan", headers=as_manager)
         assert plan_again.status_code == 200 and plan_again.content == plan.content
+        _check_hardening(client, world, home, manager, manager_id)
+
+        # A restart while the registry is still down serves the local copy of the champion.
+        processes.stop("serve")
+        service = processes.start("serve", serve_args, serve_env, tmp_path)
+        try:
+            _wait_for("restarted service /readyz", ready, 60, service)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{processes.tail('serve')}") from None
+        readiness = client.get("/readyz").json()
+        assert readiness["model_version"] == version, readiness
+        assert readiness["model_source"] == "local_copy" and readiness["model_source_note"]
+        restarted = client.get(f"/v1/employees/{nip}/plan", headers=as_manager)
+        assert restarted.status_code == 200 and restarted.content == plan.content
+        assert "local copy" in (tmp_path / "serve.log").read_text()

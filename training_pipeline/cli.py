@@ -600,11 +600,24 @@ def serve(
     import os
 
     import uvicorn
+    from pydantic import ValidationError
     from uvicorn.config import LOGGING_CONFIG
 
+    from features.settings import get_settings
     from serving.access_log import install as install_access_filter
     from serving.prediction_shipper import ShipperSupervisor
 
+    try:  # refuses a deployment without a secret before anything starts
+        settings = get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            console.print(f"[red]error:[/] {error['msg']}")
+        raise typer.Exit(code=2) from None
+    if settings.environment == "development" and host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(
+            f"[yellow]warning:[/] serving on {host} with KOMPETEN_ENVIRONMENT=development; "
+            "a deployment sets KOMPETEN_ENVIRONMENT=production and KOMPETEN_PSEUDONYM_KEY"
+        )
     # uvicorn applies this in every worker: the service's own log lines (model loaded,
     # reload failed, unhandled errors) go where uvicorn's go.
     log_config = copy.deepcopy(LOGGING_CONFIG)

@@ -7,6 +7,7 @@ request id, so a double-clicked button stores one review).
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -15,6 +16,7 @@ from typing import Annotated, Any
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -54,6 +56,7 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 Nip = Annotated[str, Path(min_length=1, max_length=40)]
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,100}$")
 _DECISIONS = {d.value for d in Decision}
+_MAX_POSITION = 999
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -317,16 +320,27 @@ def requested_changes(
     return PlanChanges(**fields) if fields else None
 
 
+def position_number(value: str) -> float:
+    """A step's position as typed: a finite number from 1 to 999 (else the form is refused;
+    `nan` or `inf` would make the order of the sort meaningless)."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise FormProblem("error_bad_position") from None
+    if not math.isfinite(number) or not 1 <= number <= _MAX_POSITION:
+        raise FormProblem("error_bad_position")
+    return number
+
+
 def requested_order(
     form: FormData, current: Sequence[str], remove: Sequence[str], add: Sequence[str]
 ) -> list[str] | None:
     """The full course order when the manager renumbered the steps; None when unchanged."""
     positions: dict[str, float] = {}
     for cid, value in zip(texts(form, "position_course"), texts(form, "position"), strict=False):
-        try:
-            positions[str(cid)] = float(value)
-        except (TypeError, ValueError):
-            continue
+        if not value.strip():
+            continue  # a cleared field keeps the step where it is
+        positions[str(cid)] = position_number(value)
     kept = [cid for cid in current if cid not in remove]
     reordered = sorted(kept, key=lambda cid: (positions.get(cid, float("inf")), kept.index(cid)))
     if reordered == kept:
@@ -360,6 +374,8 @@ def _store(
             response=Response(),
             idempotency_key=None,
         )
+    except RequestValidationError as exc:  # the shared change rules (serving.review_changes)
+        raise FormProblem("error_change_refused") from exc
     except HTTPException as exc:
         if exc.status_code == 409:
             raise PageError(409, "error_form_used") from exc
@@ -393,15 +409,16 @@ def _decide(request: Request, viewer: Viewer, nip: str, form: FormData) -> Respo
                 raise FormProblem("error_no_changes")
             if decision == Decision.REJECTED.value and not comment:
                 raise FormProblem("error_reason_required")
+            final = Decision(decision)
+            if changes is not None:
+                # Pending edits are stored first, so "approve" approves the plan as edited.
+                note = comment if final is Decision.CHANGED else ""
+                change_id = f"{request_id}.1"
+                _store(session, state, viewer, nip, Decision.CHANGED, note, changes, change_id)
         except FormProblem as problem:
             return plan_page(
                 request, viewer, nip, error=problem.message_key, comment=comment, status_code=400
             )
-        final = Decision(decision)
-        if changes is not None:
-            # Pending edits are stored first, so "approve" approves the plan as edited.
-            note = comment if final is Decision.CHANGED else ""
-            _store(session, state, viewer, nip, Decision.CHANGED, note, changes, f"{request_id}.1")
         if final is not Decision.CHANGED:
             _store(session, state, viewer, nip, final, comment, None, f"{request_id}.2")
     return redirect(f"{PREFIX}/pegawai/{nip}?disimpan={decision}#tinjauan")

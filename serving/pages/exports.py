@@ -19,13 +19,19 @@ from openpyxl.utils import get_column_letter
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: What makes a spreadsheet read a cell as a formula (fullwidth forms included), once any
+#: leading whitespace is skipped, as spreadsheets do when they import CSV.
+_FORMULA_START = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_CONTROL_START = ("\t", "\r", "\n")
+_LEADING_SPACE = " \t\r\n\x0b\x0c\xa0\u2007\u202f\u3000"
 _SHEET_NAME_MAX = 31
 
 
 def safe_text(value: Any) -> Any:
     """`value` with a leading apostrophe if it is text a spreadsheet would read as a formula."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if not isinstance(value, str):
+        return value
+    if value.startswith(_CONTROL_START) or value.lstrip(_LEADING_SPACE).startswith(_FORMULA_START):
         return "'" + value
     return value
 

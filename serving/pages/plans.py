@@ -140,22 +140,35 @@ def apply_changes(
     """
     path = [dict(s) for s in steps]
     for change in _changes(reviews):
-        removed = set(change.get("remove_course_ids") or ())
-        path = [s for s in path if s[c.COURSE_ID] not in removed]
-        present = {s[c.COURSE_ID] for s in path}
-        for course_id in change.get("add_course_ids") or ():
-            if course_id in present:
-                continue
-            info = course_info(course_id) or {c.COURSE_ID: course_id, c.TITLE: course_id}
-            path.append(added_step(info))
-            present.add(course_id)
-        order = change.get(REORDER_FIELD) or ()
-        if order:
-            rank = {cid: i for i, cid in enumerate(order)}
-            path.sort(key=lambda s: rank.get(s[c.COURSE_ID], len(rank)))
+        path = apply_change(path, change, course_info)
     for i, step in enumerate(path, start=1):
         step["order"] = i
     return path
+
+
+def apply_change(
+    path: Sequence[dict[str, Any]],
+    change: Mapping[str, Any],
+    course_info: Callable[[str], Mapping[str, Any] | None],
+) -> list[dict[str, Any]]:
+    """One change on a path: removed courses go, added ones join at the end, then the order.
+
+    Steps are not renumbered (`apply_changes` does that once at the end).
+    """
+    removed = set(change.get("remove_course_ids") or ())
+    out = [s for s in path if s[c.COURSE_ID] not in removed]
+    present = {s[c.COURSE_ID] for s in out}
+    for course_id in change.get("add_course_ids") or ():
+        if course_id in present:
+            continue
+        info = course_info(course_id) or {c.COURSE_ID: course_id, c.TITLE: course_id}
+        out.append(added_step(info))
+        present.add(course_id)
+    order = change.get(REORDER_FIELD) or ()
+    if order:
+        rank = {cid: i for i, cid in enumerate(order)}
+        out.sort(key=lambda s: rank.get(s[c.COURSE_ID], len(rank)))
+    return out
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """Who is looking at a page: the signed session cookie, its CSRF token, and the key behind it.
 
-The cookie holds only the API key's public id, a CSRF token and an expiry, signed with HMAC
-(never the key itself, so a leaked cookie is not an API credential). Every request looks the
-key up again, so a revoked key or changed units take effect at once. The cookie is HttpOnly,
-SameSite=Lax, scoped to /halaman, and Secure over https (or as configured); form posts must
-also carry the session's CSRF token.
+The cookie holds only the API key's public id, a session id, a CSRF token and an expiry, signed
+with HMAC (never the key itself, so a leaked cookie is not an API credential). Every request
+looks the key up again, so a revoked key or changed units take effect at once; signing out
+records the session id as ended, so a copy of the cookie is refused from then on too. The
+cookie is HttpOnly, SameSite=Lax, scoped to /halaman, and Secure over https (or as
+configured); form posts must also carry the session's CSRF token.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from features.settings import Settings
-from serving.db import ApiKeyRecord
+from serving.db import ApiKeyRecord, EndedPageSessionRecord
 from serving.keys import READ_ALL, REVIEWERS, ApiKey, Role
 from serving.pages.errors import LoginRequired, PageError
 from serving.pages.settings import PagesSettings
@@ -75,6 +78,7 @@ class Viewer:
     key: ApiKey
     csrf: str
     expires: int
+    session_id: str
 
     @property
     def can_review(self) -> bool:
@@ -123,19 +127,44 @@ def start_session(response: Response, request: Request, key: ApiKey) -> None:
     """Sign `key` in: a fresh CSRF token, an expiry, the signed cookie."""
     hours = pages_settings(request).session_hours
     expires = int(time.time() + hours * 3600)
-    payload = {"k": key.key_id, "c": secrets.token_urlsafe(24), "e": expires}
+    payload = {
+        "k": key.key_id,
+        "s": secrets.token_urlsafe(18),
+        "c": secrets.token_urlsafe(24),
+        "e": expires,
+    }
     set_cookie(
         response, request, SESSION_COOKIE, sign(payload, signing_key(request)), int(hours * 3600)
     )
 
 
-def fetch_key(sessions: sessionmaker[Session], key_id: str) -> ApiKey | None:
-    """The key with this id as stored now; None when unknown or revoked."""
+def fetch_key(
+    sessions: sessionmaker[Session], key_id: str, session_id: str | None = None
+) -> ApiKey | None:
+    """The key with this id as stored now; None when unknown or revoked, or when the page
+    session `session_id` was signed out."""
     with sessions() as session:
+        if session_id is not None:
+            ended = session.get(EndedPageSessionRecord, session_id)
+            if ended is not None:
+                return None
         record = session.get(ApiKeyRecord, key_id)
         if record is None or record.revoked_at is not None:
             return None
         return ApiKey(record.key_id, Role(record.role), frozenset(record.units or ()), record.label)
+
+
+def end_session(sessions: sessionmaker[Session], viewer: Viewer) -> None:
+    """Sign-out on the server: the session id is refused until the cookie would expire."""
+    with sessions() as session:
+        session.execute(
+            delete(EndedPageSessionRecord).where(EndedPageSessionRecord.expires_at < time.time())
+        )
+        session.add(EndedPageSessionRecord(session_id=viewer.session_id, expires_at=viewer.expires))
+        try:
+            session.commit()
+        except IntegrityError:  # signed out twice at once
+            session.rollback()
 
 
 def requested_path(request: Request) -> str:
@@ -147,12 +176,13 @@ def current_viewer(request: Request) -> Viewer:
     """The signed-in viewer (blocking: one key lookup). No valid session: `LoginRequired`."""
     token = request.cookies.get(SESSION_COOKIE)
     payload = unsign(token, signing_key(request)) if token else None
-    if not payload or int(payload.get("e", 0)) < time.time():
+    if not payload or int(payload.get("e", 0)) < time.time() or not payload.get("s"):
         raise LoginRequired(requested_path(request) if request.method == "GET" else PREFIX)
-    key = fetch_key(request.app.state.sessions, str(payload.get("k", "")))
+    session_id = str(payload["s"])
+    key = fetch_key(request.app.state.sessions, str(payload.get("k", "")), session_id)
     if key is None or key.role not in SIGN_IN_ROLES:
         raise LoginRequired(PREFIX)
-    return Viewer(key, str(payload.get("c", "")), int(payload["e"]))
+    return Viewer(key, str(payload.get("c", "")), int(payload["e"]), session_id)
 
 
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]

@@ -46,6 +46,12 @@ class PagesSettings(BaseSettings):
         "is rendah, from the second tinggi.",
     )
     page_size: int = Field(50, ge=5, le=1000, description="Employees per page of a unit list.")
+    signin_max_failures: int = Field(
+        10, ge=1, le=10_000, description="Failed sign-ins a client may make per window."
+    )
+    signin_window_s: float = Field(
+        300.0, gt=0, le=86_400, description="Window of the sign-in limit, in seconds."
+    )
 
     @field_validator("kinerja_cuts", "potensi_cuts")
     @classmethod

@@ -22,14 +22,29 @@ from serving.pages.session import (
     check_csrf,
     check_same_origin,
     clear_cookie,
+    end_session,
+    pages_settings,
     safe_next,
     set_cookie,
     start_session,
 )
+from serving.pages.signin_throttle import SignInThrottle
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 _SIGNIN_TOKEN_AGE = 3600
+
+
+def signin_throttle(request: Request) -> SignInThrottle:
+    """The app's throttle, made on first use from the pages' settings (tests swap settings)."""
+    throttle = getattr(request.app.state, "signin_throttle", None)
+    if throttle is None:
+        settings = pages_settings(request)
+        throttle = SignInThrottle(settings.signin_max_failures, settings.signin_window_s)
+        request.app.state.signin_throttle = throttle
+    return throttle
+
+
 _LANGUAGE_AGE = 365 * 24 * 3600
 
 
@@ -71,12 +86,21 @@ def signin(
         check_csrf(request, expected, csrf_token)
     except PageError:
         return _signin_page(request, next, "error_form_expired", 400)
+    throttle = signin_throttle(request)
+    client = request.client.host if request.client else "unknown"
+    wait = throttle.retry_after(client)
+    if wait:
+        refused = _signin_page(request, next, "error_throttled", 429)
+        refused.headers["Retry-After"] = str(wait)
+        return refused
     store: KeyStore = request.app.state.keys
     key = store.verify(api_key.strip()) if api_key.strip() else None
     if key is None:
+        throttle.failed(client)
         return _signin_page(request, next, "error_bad_key", 401)
     if key.role not in SIGN_IN_ROLES:
         return _signin_page(request, next, "error_role", 403)
+    throttle.succeeded(client)
     response = redirect(safe_next(next))
     start_session(response, request, key)
     clear_cookie(response, request, SIGNIN_COOKIE)
@@ -90,6 +114,7 @@ def signout(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> RedirectResponse:
     check_csrf(request, viewer.csrf, csrf_token)
+    end_session(request.app.state.sessions, viewer)
     response = redirect(f"{PREFIX}/masuk")
     clear_cookie(response, request, SESSION_COOKIE)
     return response

@@ -34,6 +34,8 @@ async def readyz(holder: HolderDep) -> ReadinessPublic | JSONResponse:
         as_of=state.as_of.date(),
         n_employees=state.n_employees,
         loaded_at=state.loaded_at,
+        model_source=state.model_source,  # type: ignore[arg-type]
+        model_source_note=state.source_note,
         last_error=holder.last_error,
     )
 

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from serving import review_changes
 from serving.db import PlanReviewRecord, as_utc
 from serving.deps import (
     ERRORS,
@@ -146,13 +147,16 @@ def create_review(
 ) -> PlanReviewPublic:
     """Stored with the reviewer's key id and role, the time, and the model version that made
     the plan. Sending the same request id again returns the stored review (200) instead of
-    storing a second one."""
+    storing a second one. A `changed` decision is checked against the catalog and the plan
+    as it stands (see `serving.review_changes`): 422 naming each refused course or mentor."""
     request_id = _request_id(idempotency_key, body.request_id)
     authorize_employee(state, key, nip)
     payload = _payload(nip, body)
     existing = _find(session, key, request_id)
     if existing is not None:
         return _replay(existing, payload, response)
+    if body.changes is not None:
+        review_changes.check_changes(session, state, key, nip, body.changes)
     record = PlanReviewRecord(
         request_id=request_id,
         key_id=key.key_id,
