@@ -69,7 +69,7 @@ def test_store_caches_for_ttl_then_sees_revocation(sessions):
 
 def test_cli_keys_create_prints_once_and_serve_runs_the_factory(tmp_path, monkeypatch):
     from features.settings import get_settings
-    from training_pipeline.cli import app
+    from kompeten.cli import app
 
     monkeypatch.setenv("KOMPETEN_HOME", str(tmp_path))
     get_settings.cache_clear()

@@ -120,7 +120,7 @@ def test_default_jobs_is_the_cpus_available():
 def test_cli_plan_takes_jobs_and_refuses_zero(tmp_path):
     from typer.testing import CliRunner
 
-    from training_pipeline.cli import app
+    from kompeten.cli import app
 
     runner = CliRunner()
     assert "--jobs" in runner.invoke(app, ["plan", "--help"]).output

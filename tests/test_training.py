@@ -17,10 +17,10 @@ from features.build import build_features
 from features.io import DatasetError, load_dataset
 from features.plan_input import employee_view, to_plan_input
 from features.settings import Settings
+from kompeten.cli import app
 from model.plan_rules import plan_violations
 from training_pipeline import tracking
 from training_pipeline.batch_plan import plan_partitions
-from training_pipeline.cli import app
 from training_pipeline.demo_data import write_demo
 from training_pipeline.train import TrainConfig, latest_date, run_training
 

@@ -1,61 +1,29 @@
-"""The `kompeten` command line: one entry point, one subcommand per job.
+"""The training stage's commands: demo data, train, models, promote, plan, pair.
 
-Heavy libraries (mlflow, sklearn, fastapi) are imported inside the commands that need them, so
-`kompeten validate` and `kompeten --help` stay fast.
+Composed into the `kompeten` command by `kompeten.cli`. Heavy libraries are imported inside the
+commands that need them.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-app = typer.Typer(
-    name="kompeten",
-    help=(
-        "kompeten: competency-development recommendations for ASN (civil servants).\n\n"
-        "Turns HR data (the dataset contract, see docs/data-contract.md) into development plans: "
-        "training paths that close competency gaps within the JP budget, mentor pairings, and "
-        "participation risk. Configuration comes from KOMPETEN_* environment variables and "
-        "MLFLOW_TRACKING_URI (see README)."
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+from features.cli_support import (
+    DataDir,
+    console,
+    dataset_error_exit,
+    out,
+    parse_date,
+    print_summary,
+    progress_bar,
+    require_folder,
 )
-console = Console(stderr=True)
-out = Console()
 
-DataDir = Annotated[
-    Path,
-    typer.Option(
-        "--data",
-        help="Dataset folder following the data contract (CSV or Parquet per table).",
-        exists=False,
-    ),
-]
-
-
-def _parse_date(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{value!r} is not an ISO date (YYYY-MM-DD)", param_hint=option
-        ) from None
-
-
-def _require_folder(path: Path, option: str = "--data") -> None:
-    if not path.is_dir():
-        raise typer.BadParameter(f"{path} is not a folder", param_hint=option)
-
+app = typer.Typer()
 
 JpBudget = Annotated[
     int,
@@ -135,82 +103,7 @@ def demo_data(
         )
         progress.update(task, completed=1.0, description="done")
     shown = {k: v for k, v in summary.items() if k not in ("files", "truth_files")}
-    _print_summary("Demo dataset written", shown)
-
-
-def _print_summary(title: str, summary: dict) -> None:
-    from rich.table import Table
-
-    table = Table(title=title, show_header=False)
-    for key, value in summary.items():
-        if isinstance(value, dict):
-            value = ", ".join(f"{k}={v}" for k, v in value.items())
-        table.add_row(str(key), str(value))
-    out.print(table)
-
-
-@app.command("validate")
-def validate(
-    data: DataDir,
-    report: Annotated[
-        Path | None,
-        typer.Option("--report", help="Also write every violation to this CSV file."),
-    ] = None,
-    max_rows: Annotated[
-        int, typer.Option("--max-rows", min=1, help="Violations to list before summarising.")
-    ] = 50,
-) -> None:
-    """Check a dataset folder against the data contract.
-
-    Exit 0 with row counts per table when every rule holds; exit 1 with a report naming file,
-    line, column, value and rule for each violation (capped at --max-rows, then a count).
-    """
-    from features.io import validate_dataset
-    from features.report import format_report, report_to_rows
-
-    _require_folder(data)
-    result = validate_dataset(data)
-    if report is not None:
-        import csv
-
-        rows = report_to_rows(result)
-        report.parent.mkdir(parents=True, exist_ok=True)
-        with report.open("w", newline="", encoding="utf-8") as fh:
-            fieldnames = list(rows[0].keys()) if rows else ["file", "line", "column", "rule"]
-            writer = csv.DictWriter(fh, fieldnames=fieldnames)
-            writer.writeheader()
-            writer.writerows(rows)
-    text = format_report(result, max_rows=max_rows)
-    if result.ok:
-        out.print(text, markup=False, highlight=False, soft_wrap=True)
-        return
-    console.print(text, markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(code=1)
-
-
-def _progress_bar():
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
-
-
-def _dataset_error_exit(exc: Exception) -> None:
-    """Print a dataset's row-level report and exit 1 (never a traceback)."""
-    report = getattr(exc, "report", None)
-    if report is not None:
-        from features.report import format_report
-
-        console.print(format_report(report), markup=False, highlight=False, soft_wrap=True)
-    else:
-        console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(code=1)
+    print_summary("Demo dataset written", shown)
 
 
 @app.command("train")
@@ -251,7 +144,7 @@ def train(
     from features.settings import get_settings
     from training_pipeline.train import TrainConfig, run_training
 
-    _require_folder(data)
+    require_folder(data)
     settings = get_settings()
     settings.ensure_home()
     truth_dir = truth
@@ -260,7 +153,7 @@ def train(
         truth_dir = sibling if sibling.is_dir() else None
     config = TrainConfig(
         data_dir=data,
-        as_of=_parse_date(as_of, "--as-of"),
+        as_of=parse_date(as_of, "--as-of"),
         truth_dir=truth_dir,
         jp_budget=jp_budget,
         min_jp=min(settings.min_jp_per_year, jp_budget),
@@ -272,7 +165,7 @@ def train(
         ablations=not no_ablations,
     )
     try:
-        with _progress_bar() as progress:
+        with progress_bar() as progress:
             task = progress.add_task("training", total=None)
 
             def _report(step: str, fraction: float) -> None:
@@ -281,7 +174,7 @@ def train(
             result = run_training(config, settings, _report)
             progress.update(task, description="done", total=1, completed=1)
     except DatasetError as exc:
-        _dataset_error_exit(exc)
+        dataset_error_exit(exc)
         return
     shown = {
         "holdout_ndcg_at_10": "NDCG@10",
@@ -439,10 +332,10 @@ def plan(
         run_plan_engine = run_plan
     extra: dict[str, Any] = {"master": spark_master} if engine == "spark" else {"jobs": jobs}
 
-    _require_folder(data)
+    require_folder(data)
     settings = get_settings()
     try:
-        with _progress_bar() as progress:
+        with progress_bar() as progress:
             task = progress.add_task("planning", total=1.0)
 
             def _report(step: str, fraction: float) -> None:
@@ -455,7 +348,7 @@ def plan(
                 data,
                 out_file,
                 settings,
-                as_of=_parse_date(as_of, "--as-of"),
+                as_of=parse_date(as_of, "--as-of"),
                 jp_budget=jp_budget,
                 mentor_capacity=mentor_capacity,
                 model_uri=model_uri,
@@ -463,12 +356,12 @@ def plan(
                 **extra,
             )
     except DatasetError as exc:
-        _dataset_error_exit(exc)
+        dataset_error_exit(exc)
         return
     except RuntimeError as exc:  # no model to plan with
         console.print(str(exc), markup=False, highlight=False)
         raise typer.Exit(code=1) from None
-    _print_summary("Plans written", summary)
+    print_summary("Plans written", summary)
 
 
 @app.command("pair")
@@ -499,7 +392,7 @@ def pair(
     from features.settings import get_settings
     from training_pipeline.batch_plan import UnknownUnitError, run_pair
 
-    _require_folder(data)
+    require_folder(data)
     settings = get_settings()
     try:
         summary = run_pair(
@@ -510,222 +403,15 @@ def pair(
             capacity=capacity,
             same_unit=same_unit,
             exclude_supervisor=not allow_supervisor,
-            as_of=_parse_date(as_of, "--as-of"),
+            as_of=parse_date(as_of, "--as-of"),
             model_uri=model_uri,
         )
     except DatasetError as exc:
-        _dataset_error_exit(exc)
+        dataset_error_exit(exc)
         return
     except UnknownUnitError as exc:
         raise typer.BadParameter(str(exc), param_hint="--unit") from None
     except RuntimeError as exc:  # no model to pair with
         console.print(str(exc), markup=False, highlight=False)
         raise typer.Exit(code=1) from None
-    _print_summary("Mentor pairs written", summary)
-
-
-@app.command("experiment")
-def experiment(
-    name: Annotated[
-        str,
-        typer.Argument(help="baselines, jp-budget, candidates or risk-threshold."),
-    ],
-    data: DataDir = Path("var/demo"),
-    truth: Annotated[
-        Path | None, typer.Option("--truth", help="Hidden truth (default: <data>-truth).")
-    ] = None,
-) -> None:
-    """Re-run an MLflow experiment definition (experiments/definitions.py) on a dataset.
-
-    Each variant is an unregistered training run in the MLflow experiment kompeten-exp-NAME;
-    the comparison of every variant against the baselines and ablations is written to
-    experiments/results/NAME.csv. Experiments never change the champion.
-    """
-    from experiments.definitions import EXPERIMENTS
-    from experiments.runner import run_experiment
-    from features.io import DatasetError
-    from features.settings import get_settings
-    from training_pipeline.train import TrainConfig
-
-    if name not in EXPERIMENTS:
-        raise typer.BadParameter(
-            f"unknown experiment; known: {', '.join(sorted(EXPERIMENTS))}", param_hint="NAME"
-        )
-    _require_folder(data)
-    settings = get_settings()
-    settings.ensure_home()
-    if truth is None:
-        sibling = data.parent / f"{data.name}-truth"
-        truth = sibling if sibling.is_dir() else None
-    base = TrainConfig(data_dir=data, truth_dir=truth)
-    try:
-        with _progress_bar() as progress:
-            task = progress.add_task(name, total=None)
-            table, path = run_experiment(
-                name, base, settings, lambda step, _f: progress.update(task, description=step)
-            )
-    except DatasetError as exc:
-        _dataset_error_exit(exc)
-        return
-    cols = [
-        col
-        for col in ("variant", "model", "holdout_ndcg_at_10", "true_closure_per_jp",
-                    "est_closure_per_jp", "share_reaching_min_jp")
-        if col in table.columns
-    ]  # fmt: skip
-    out.print(table[cols].round(4).to_string(index=False), soft_wrap=True)
-    out.print(f"comparison written to {path}")
-
-
-@app.command("serve")
-def serve(
-    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
-    workers: Annotated[
-        int,
-        typer.Option("--workers", min=1, max=64, help="Worker processes (each loads the model)."),
-    ] = 1,
-) -> None:
-    """Serve the recommendation API (FastAPI on uvicorn) from the `champion` model.
-
-    The service answers /healthz at once and /readyz once the champion and the data are
-    loaded. It picks up a newly promoted champion (or new data) by polling
-    (KOMPETEN_MODEL_POLL_SECONDS) or on POST /v1/admin/reload, without a restart, and
-    keeps serving what it has when MLflow is unreachable. OpenAPI docs: /docs.
-
-    Served predictions are recorded by the workers and shipped to MLflow by a separate,
-    lower-priority process that this command starts and stops with the service.
-    """
-    import copy
-    import os
-
-    import uvicorn
-    from pydantic import ValidationError
-    from uvicorn.config import LOGGING_CONFIG
-
-    from features.settings import get_settings
-    from serving.access_log import install as install_access_filter
-    from serving.prediction_shipper import ShipperSupervisor
-
-    try:  # refuses a deployment without a secret before anything starts
-        settings = get_settings()
-    except ValidationError as exc:
-        for error in exc.errors():
-            console.print(f"[red]error:[/] {error['msg']}")
-        raise typer.Exit(code=2) from None
-    if settings.environment == "development" and host not in ("127.0.0.1", "localhost", "::1"):
-        console.print(
-            f"[yellow]warning:[/] serving on {host} with KOMPETEN_ENVIRONMENT=development; "
-            "a deployment sets KOMPETEN_ENVIRONMENT=production and KOMPETEN_PSEUDONYM_KEY"
-        )
-    # uvicorn applies this in every worker: the service's own log lines (model loaded,
-    # reload failed, unhandled errors) go where uvicorn's go.
-    log_config = copy.deepcopy(LOGGING_CONFIG)
-    log_config["loggers"]["kompeten"] = {"handlers": ["default"], "level": "INFO"}
-    install_access_filter(log_config)  # request lines name NIPs: pseudonymise them
-    os.environ["KOMPETEN_SERVE_PREDICTION_SHIPPING"] = "process"  # read by every worker
-    shipper = ShipperSupervisor().start()
-    try:
-        uvicorn.run(
-            "serving.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_config=log_config,
-        )
-    finally:
-        shipper.stop()
-
-
-keys_app = typer.Typer(help="API keys for the recommendation service.", no_args_is_help=True)
-app.add_typer(keys_app, name="keys")
-
-
-@keys_app.command("create")
-def keys_create(
-    role: Annotated[
-        str, typer.Option("--role", help="hr_system, analyst or manager.", show_default=False)
-    ],
-    unit: Annotated[
-        list[str] | None,
-        typer.Option("--unit", help="A unit a manager key covers (with its sub-units); repeat."),
-    ] = None,
-    label: Annotated[str, typer.Option("--label", help="Who the key is for.")] = "",
-) -> None:
-    """Issue an API key and print it ONCE; only its SHA-256 hash is stored."""
-    from features.settings import get_settings
-    from serving.db import open_database
-    from serving.keys import Role, create_key
-
-    try:
-        role_value = Role(role)
-    except ValueError:
-        raise typer.BadParameter(
-            "must be hr_system, analyst or manager", param_hint="--role"
-        ) from None
-    settings = get_settings()
-    settings.ensure_home()
-    with open_database(settings.resolved_database_url) as sessions, sessions() as session:
-        try:
-            key, raw = create_key(session, role_value, unit or (), label)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--unit") from None
-    console.print(
-        f"key id {key.key_id}, role {key.role.value}"
-        + (f", units {', '.join(sorted(key.units))}" if key.units else "")
-        + ". Store the key now: it cannot be shown again."
-    )
-    out.print(raw, markup=False, highlight=False)
-
-
-@keys_app.command("revoke")
-def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id to revoke.")]) -> None:
-    """Revoke a key; the service stops accepting it within KOMPETEN_SERVE_KEY_CACHE_TTL_S."""
-    from features.settings import get_settings
-    from serving.db import open_database
-    from serving.keys import revoke_key
-
-    settings = get_settings()
-    with open_database(settings.resolved_database_url) as sessions, sessions() as session:
-        if not revoke_key(session, key_id):
-            console.print(f"no active key with id {key_id}")
-            raise typer.Exit(code=1)
-    out.print(f"revoked {key_id}")
-
-
-@keys_app.command("list")
-def keys_list() -> None:
-    """List issued keys (ids, roles, units, dates; never the keys)."""
-    from rich.table import Table
-
-    from features.settings import get_settings
-    from serving.db import open_database
-    from serving.keys import list_keys
-
-    settings = get_settings()
-    table = Table("key id", "role", "units", "label", "created", "revoked")
-    with open_database(settings.resolved_database_url) as sessions, sessions() as session:
-        for r in list_keys(session):
-            table.add_row(
-                r.key_id,
-                r.role,
-                ", ".join(r.units or []),
-                r.label,
-                f"{r.created_at:%Y-%m-%d %H:%M}",
-                f"{r.revoked_at:%Y-%m-%d %H:%M}" if r.revoked_at else "",
-            )
-    out.print(table)
-
-
-def main() -> None:
-    """Console-script entry point."""
-    try:
-        app()
-    except KeyboardInterrupt:
-        console.print("interrupted")
-        sys.exit(130)
-
-
-if __name__ == "__main__":
-    main()
+    print_summary("Mentor pairs written", summary)

@@ -1,0 +1,1 @@
+"""kompeten's root command line (the packages below it hold the code)."""
