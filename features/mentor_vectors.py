@@ -7,7 +7,7 @@ proposed as a mentor in a competency with no evidence.
 
 Track record (per mentor, over mentorships ended by `as_of`): the mean outcome rating and the
 mean level change of mentees in the focus competency (before/after as in
-`features.competency.level_change`), each with its count and shrunk toward the global mean
+`features.competency.level_change`, on method-debiased assessments), each with its count and shrunk toward the global mean
 with `prior_strength` pseudo-mentorships. Load counts mentorships ongoing at `as_of`.
 """
 
@@ -30,6 +30,7 @@ from features.competency import (
     level_change,
 )
 from features.evaluation import smoothed_rate
+from features.level_estimates import debiased_tables
 
 # --- feature column names -----------------------------------------------------------------
 STRENGTH = "strength"
@@ -83,10 +84,12 @@ def mentor_stats(
     outcome_sum = np.bincount(mentor[rated], outcome[rated], minlength=n_emp)
     outcome_prior = outcome[rated].mean() if rated.any() else np.nan
 
-    keys = history.encode(mentorships[c.MENTEE_NIP], mentorships[c.COMPETENCY_ID])
+    # mentee level changes are read from method-debiased assessments (features.level_estimates)
+    debiased = assessment_history(debiased_tables(t), t.as_of)
+    keys = debiased.encode(mentorships[c.MENTEE_NIP], mentorships[c.COMPETENCY_ID])
     with_change = ok & ended & (keys >= 0)
     change = level_change(
-        history,
+        debiased,
         keys[with_change],
         days_since_epoch(mentorships[c.START_DATE])[with_change],
         days_since_epoch(mentorships[c.END_DATE])[with_change],

@@ -1,0 +1,165 @@
+"""Each person's level per competency as an estimate with its uncertainty, from all assessments.
+
+An assessed level is a noisy reading whose quality depends on how it was taken: an assessment
+centre or an uji kompetensi is scored in whole levels by assessors, a 360-degree review
+averages colleagues, a self-assessment (mandiri) runs high. And a reading grows stale: people
+keep developing after it. So instead of the latest reading, each (person, competency) gets a
+precision-weighted (normal-normal Bayesian) estimate:
+
+- prior: the level the person's position requires (what its incumbents are selected and
+  developed toward), sd `PRIOR_SD`; a competency the position does not require starts at
+  `UNREQUIRED_PRIOR_MEAN` with sd `UNREQUIRED_PRIOR_SD`;
+- each assessment: its level minus the method's bias, with variance = the method's noise
+  variance + `DRIFT_SD_PER_YEAR`^2 x its age in years.
+
+Method biases are calibrated on the data itself, relative to the reference methods
+(assessment centre and uji kompetensi, assumed unbiased): for every (person, competency)
+assessed by both a method and a reference method, the difference of their means; the average
+over people is shrunk toward the documented default `METHOD_DEFAULTS` with `BIAS_PRIOR_N`
+pseudo-people. The noise levels are the documented defaults (a data set rarely holds enough
+repeated readings to estimate them per method).
+
+`p_above(mean_a, sd_a, mean_b, sd_b)` then says how sure it is that a is above b.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr
+
+from features import columns as c
+from features.as_of import AsOfLike, day_number, days_since_epoch, tables_as_of
+
+LEVEL_MEAN = "level_mean"
+LEVEL_SD = "level_sd"
+N_READINGS = "n_readings"
+LEVEL_ESTIMATE_COLUMNS = (c.NIP, c.COMPETENCY_ID, LEVEL_MEAN, LEVEL_SD, N_READINGS)
+
+#: Method -> (default bias, noise sd incl. rounding to whole levels). References have bias 0.
+METHOD_DEFAULTS: Mapping[str, tuple[float, float]] = {
+    "assessment_center": (0.0, 0.45),
+    "uji_kompetensi": (0.0, 0.5),
+    "penilaian_360": (0.1, 0.35),
+    "mandiri": (0.4, 0.6),
+}
+REFERENCE_METHODS = ("assessment_center", "uji_kompetensi")
+#: Sd of a reading of unknown method.
+UNKNOWN_METHOD_SD = 0.6
+BIAS_PRIOR_N = 20.0
+PRIOR_SD = 0.8
+UNREQUIRED_PRIOR_MEAN = 1.5
+UNREQUIRED_PRIOR_SD = 1.0
+DRIFT_SD_PER_YEAR = 0.25
+_DAYS_PER_YEAR = 365.25
+
+
+def method_biases(assessments: pd.DataFrame) -> dict[str, float]:
+    """Bias of each method against the reference methods, calibrated on `assessments`."""
+    out = {m: d[0] for m, d in METHOD_DEFAULTS.items()}
+    if assessments.empty:
+        return out
+    key = assessments[c.NIP].astype(str) + "|" + assessments[c.COMPETENCY_ID].astype(str)
+    level = assessments[c.LEVEL].to_numpy(dtype=np.float64, na_value=np.nan)
+    method = assessments[c.METHOD].astype(str)
+    reference = method.isin(REFERENCE_METHODS).to_numpy()
+    ref_mean = pd.Series(level[reference]).groupby(key.to_numpy()[reference]).mean()
+    for m in METHOD_DEFAULTS:
+        if m in REFERENCE_METHODS:
+            continue
+        rows = (method == m).to_numpy()
+        own = pd.Series(level[rows]).groupby(key.to_numpy()[rows]).mean()
+        diff = (own - ref_mean.reindex(own.index)).dropna()
+        n = len(diff)
+        out[m] = float((diff.sum() + BIAS_PRIOR_N * METHOD_DEFAULTS[m][0]) / (n + BIAS_PRIOR_N))
+    return out
+
+
+def level_estimates(
+    tables: Mapping[str, pd.DataFrame],
+    as_of: AsOfLike,
+    keys: pd.DataFrame,
+    *,
+    biases: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
+    """Posterior level mean and sd for the (nip, competency_id, required_level) rows of `keys`.
+
+    `required_level` is NaN where the position does not require the competency. Only the
+    assessments visible at `as_of` are read. Rows keep the order of `keys`.
+    """
+    t = tables_as_of(tables, as_of)
+    assessments = t[c.ASSESSMENTS]
+    if biases is None:
+        biases = method_biases(assessments)
+    required = keys[c.REQUIRED_LEVEL].to_numpy(dtype=np.float64, na_value=np.nan)
+    prior_mean = np.where(np.isnan(required), UNREQUIRED_PRIOR_MEAN, required)
+    prior_sd = np.where(np.isnan(required), UNREQUIRED_PRIOR_SD, PRIOR_SD)
+    precision = 1.0 / prior_sd**2
+    weighted = prior_mean * precision
+    n_readings = np.zeros(len(keys), dtype=np.int64)
+
+    index = pd.MultiIndex.from_arrays(
+        [keys[c.NIP].astype(str).to_numpy(), keys[c.COMPETENCY_ID].astype(str).to_numpy()]
+    )
+    row = index.get_indexer(
+        pd.MultiIndex.from_arrays(
+            [
+                assessments[c.NIP].astype(str).to_numpy(),
+                assessments[c.COMPETENCY_ID].astype(str).to_numpy(),
+            ]
+        )
+    )
+    level = assessments[c.LEVEL].to_numpy(dtype=np.float64, na_value=np.nan)
+    ok = (row >= 0) & ~np.isnan(level)
+    if ok.any():
+        method = assessments[c.METHOD].astype(str).to_numpy()[ok]
+        bias = np.array([biases.get(m, 0.0) for m in method])
+        noise = np.array([METHOD_DEFAULTS.get(m, (0.0, UNKNOWN_METHOD_SD))[1] for m in method])
+        age_years = (
+            day_number(t.as_of) - days_since_epoch(assessments[c.ASSESSED_ON])[ok]
+        ) / _DAYS_PER_YEAR
+        var = noise**2 + DRIFT_SD_PER_YEAR**2 * np.maximum(age_years, 0.0)
+        r = row[ok]
+        precision = precision + np.bincount(r, 1.0 / var, minlength=len(keys))
+        weighted = weighted + np.bincount(r, (level[ok] - bias) / var, minlength=len(keys))
+        n_readings = np.bincount(r, minlength=len(keys))
+    mean = np.clip(weighted / precision, c.MIN_LEVEL_VALUE, c.MAX_LEVEL_VALUE)
+    return pd.DataFrame(
+        {
+            c.NIP: keys[c.NIP].to_numpy(),
+            c.COMPETENCY_ID: keys[c.COMPETENCY_ID].to_numpy(),
+            LEVEL_MEAN: mean,
+            LEVEL_SD: 1.0 / np.sqrt(precision),
+            N_READINGS: n_readings,
+        },
+        index=keys.index,
+    )
+
+
+def p_above(
+    mean_a: np.ndarray, sd_a: np.ndarray, mean_b: np.ndarray, sd_b: np.ndarray
+) -> np.ndarray:
+    """P(level a > level b) for independent normal estimates."""
+    diff = np.asarray(mean_a, dtype=np.float64) - np.asarray(mean_b, dtype=np.float64)
+    sd = np.sqrt(np.asarray(sd_a, dtype=np.float64) ** 2 + np.asarray(sd_b, dtype=np.float64) ** 2)
+    return ndtr(diff / np.maximum(sd, 1e-9))
+
+
+def debiased_tables(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """`tables` with every assessed level minus its method's calibrated bias.
+
+    A level change between a self-assessment before and an assessment centre after would
+    otherwise show the self-assessment's optimism as a loss; track records and training
+    targets read level changes from these tables.
+    """
+    out = dict(tables)
+    assessments = tables[c.ASSESSMENTS]
+    if assessments.empty:
+        return out
+    biases = method_biases(assessments)
+    bias = assessments[c.METHOD].astype(str).map(biases).fillna(0.0).to_numpy(dtype=np.float64)
+    level = assessments[c.LEVEL].to_numpy(dtype=np.float64, na_value=np.nan)
+    out[c.ASSESSMENTS] = assessments.assign(**{c.LEVEL: level - bias})
+    return out
