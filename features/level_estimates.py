@@ -7,10 +7,14 @@ keep developing after it. So instead of the latest reading, each (person, compet
 precision-weighted (normal-normal Bayesian) estimate:
 
 - prior: the level the person's position requires (what its incumbents are selected and
-  developed toward), sd `PRIOR_SD`; a competency the position does not require starts at
-  `UNREQUIRED_PRIOR_MEAN` with sd `UNREQUIRED_PRIOR_SD`;
-- each assessment: its level minus the method's bias, with variance = the method's noise
-  variance + `DRIFT_SD_PER_YEAR`^2 x its age in years.
+  developed toward) plus the population's mean offset from it (calibrated on the debiased
+  assessments: staff are typically somewhat below their requirement), sd `PRIOR_SD`; a
+  competency the position does not require starts at the mean debiased assessed level of such
+  competencies (`UNREQUIRED_PRIOR_MEAN` without any), sd `UNREQUIRED_PRIOR_SD`;
+- each assessment: its level minus the method's bias plus the growth expected since it was
+  taken (the population's mean level change per year between repeated readings of the same
+  person and competency, `growth_per_year`, within 0..`MAX_GROWTH_PER_YEAR`), with variance =
+  the method's noise variance + `DRIFT_SD_PER_YEAR`^2 x its age in years.
 
 Method biases are calibrated on the data itself, relative to the reference methods
 (assessment centre and uji kompetensi, assumed unbiased): for every (person, competency)
@@ -53,6 +57,9 @@ PRIOR_SD = 0.8
 UNREQUIRED_PRIOR_MEAN = 1.5
 UNREQUIRED_PRIOR_SD = 1.0
 DRIFT_SD_PER_YEAR = 0.25
+MAX_GROWTH_PER_YEAR = 0.5
+#: Readings closer in time than this do not inform the growth rate.
+_MIN_GROWTH_SPAN_YEARS = 0.5
 _DAYS_PER_YEAR = 365.25
 
 
@@ -94,7 +101,8 @@ def level_estimates(
     if biases is None:
         biases = method_biases(assessments)
     required = keys[c.REQUIRED_LEVEL].to_numpy(dtype=np.float64, na_value=np.nan)
-    prior_mean = np.where(np.isnan(required), UNREQUIRED_PRIOR_MEAN, required)
+    offset, unrequired_mean = _prior_calibration(assessments, keys, biases)
+    prior_mean = np.where(np.isnan(required), unrequired_mean, required + offset)
     prior_sd = np.where(np.isnan(required), UNREQUIRED_PRIOR_SD, PRIOR_SD)
     precision = 1.0 / prior_sd**2
     weighted = prior_mean * precision
@@ -120,10 +128,12 @@ def level_estimates(
         age_years = (
             day_number(t.as_of) - days_since_epoch(assessments[c.ASSESSED_ON])[ok]
         ) / _DAYS_PER_YEAR
-        var = noise**2 + DRIFT_SD_PER_YEAR**2 * np.maximum(age_years, 0.0)
+        age_years = np.maximum(age_years, 0.0)
+        var = noise**2 + DRIFT_SD_PER_YEAR**2 * age_years
+        reading = level[ok] - bias + growth_per_year(assessments, biases) * age_years
         r = row[ok]
         precision = precision + np.bincount(r, 1.0 / var, minlength=len(keys))
-        weighted = weighted + np.bincount(r, (level[ok] - bias) / var, minlength=len(keys))
+        weighted = weighted + np.bincount(r, reading / var, minlength=len(keys))
         n_readings = np.bincount(r, minlength=len(keys))
     mean = np.clip(weighted / precision, c.MIN_LEVEL_VALUE, c.MAX_LEVEL_VALUE)
     return pd.DataFrame(
@@ -136,6 +146,60 @@ def level_estimates(
         },
         index=keys.index,
     )
+
+
+def growth_per_year(assessments: pd.DataFrame, biases: Mapping[str, float]) -> float:
+    """Mean debiased level change per year between a person's first and last reading of a
+    competency (pairs at least half a year apart), within 0..`MAX_GROWTH_PER_YEAR`."""
+    if assessments.empty:
+        return 0.0
+    bias = assessments[c.METHOD].astype(str).map(biases).fillna(0.0).to_numpy()
+    frame = pd.DataFrame(
+        {
+            "key": assessments[c.NIP].astype(str) + "|" + assessments[c.COMPETENCY_ID].astype(str),
+            "day": days_since_epoch(assessments[c.ASSESSED_ON]),
+            "level": assessments[c.LEVEL].to_numpy(dtype=np.float64, na_value=np.nan) - bias,
+        }
+    ).dropna()
+    frame = frame.sort_values(["key", "day"], kind="stable")
+    grouped = frame.groupby("key", sort=False)
+    first, last = grouped.first(), grouped.last()
+    years = (last["day"] - first["day"]).to_numpy(dtype=np.float64) / _DAYS_PER_YEAR
+    span = years >= _MIN_GROWTH_SPAN_YEARS
+    if not span.any():
+        return 0.0
+    change = (last["level"] - first["level"]).to_numpy()[span]
+    rate = float(change.sum() / years[span].sum())
+    return float(np.clip(rate, 0.0, MAX_GROWTH_PER_YEAR))
+
+
+def _prior_calibration(
+    assessments: pd.DataFrame, keys: pd.DataFrame, biases: Mapping[str, float]
+) -> tuple[float, float]:
+    """(mean debiased level - required level, mean debiased level where not required)."""
+    if assessments.empty or keys.empty:
+        return 0.0, UNREQUIRED_PRIOR_MEAN
+    index = pd.MultiIndex.from_arrays(
+        [keys[c.NIP].astype(str).to_numpy(), keys[c.COMPETENCY_ID].astype(str).to_numpy()]
+    )
+    row = index.get_indexer(
+        pd.MultiIndex.from_arrays(
+            [
+                assessments[c.NIP].astype(str).to_numpy(),
+                assessments[c.COMPETENCY_ID].astype(str).to_numpy(),
+            ]
+        )
+    )
+    ok = row >= 0
+    level = assessments[c.LEVEL].to_numpy(dtype=np.float64, na_value=np.nan)[ok]
+    bias = assessments[c.METHOD].astype(str).map(biases).fillna(0.0).to_numpy()[ok]
+    required = keys[c.REQUIRED_LEVEL].to_numpy(dtype=np.float64, na_value=np.nan)[row[ok]]
+    debiased = level - bias
+    has_req = ~np.isnan(required) & ~np.isnan(debiased)
+    no_req = np.isnan(required) & ~np.isnan(debiased)
+    offset = float(np.mean(debiased[has_req] - required[has_req])) if has_req.any() else 0.0
+    unrequired = float(np.mean(debiased[no_req])) if no_req.any() else UNREQUIRED_PRIOR_MEAN
+    return offset, unrequired
 
 
 def p_above(

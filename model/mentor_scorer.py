@@ -76,7 +76,7 @@ EFFECT_FLOOR = 0.01
 #: Mean mentee gain assumed before any has been observed (levels per mentorship).
 DEFAULT_GAIN = 0.2
 #: A mentor must be above the mentee with at least this probability to be eligible.
-MIN_CONFIDENCE = 0.9
+MIN_CONFIDENCE = 0.97
 #: Held-out mentorships with an observed gain needed to choose between candidates.
 MIN_HOLDOUT = 20
 #: Pseudo-observations (in squared headroom) shrinking a mentor's held-out effect to the pool.
@@ -227,8 +227,8 @@ class MentorPairScorer(BaseEstimator):
             raise ValueError("y must have one gain per row of X")
         seen = ~np.isnan(ya)
         Xa, ya = Xa[seen], ya[seen]
-        if (np.abs(ya) > c.MAX_LEVEL_VALUE - c.MIN_LEVEL_VALUE).any():
-            raise ValueError("gains must lie within -4..4 levels")
+        if (np.abs(ya) > c.MAX_LEVEL_VALUE).any():
+            raise ValueError("gains must lie within -5..5 levels")
         self.n_features_in_ = len(MENTOR_PAIR_FEATURES)
         self.n_examples_ = int(len(ya))
         self.mean_gain_ = float(ya.mean()) if len(ya) else DEFAULT_GAIN
@@ -320,6 +320,7 @@ def holdout_assignment_benefit(
     view: EmployeeView,
     *,
     min_confidence: float = MIN_CONFIDENCE,
+    capacity_per_mentor: int = 3,
     random_state: int | None = None,
     **params: object,
 ) -> dict[str, float]:
@@ -341,7 +342,9 @@ def holdout_assignment_benefit(
     theta = pd.Series((yh + HOLDOUT_SHRINK * pool) / (hh + HOLDOUT_SHRINK), index=mentor_nips)
 
     mentees = test.drop_duplicates(c.MENTEE_NIP)
-    capacity = test.loc[test[c.MENTOR_NIP].isin(theta.index), c.MENTOR_NIP].value_counts()
+    # every mentor with held-out evidence may take `capacity` mentees: more room than the
+    # held-out mentees need, so an assignment shows which mentors it trusts
+    capacity = pd.Series(capacity_per_mentor, index=theta.index)
     arrays = MentorPairArrays.from_view(view)
     e_idx, _, k_idx = arrays.indices(
         mentees[c.MENTEE_NIP].astype(str), mentees[c.MENTOR_NIP].astype(str),
@@ -406,45 +409,50 @@ def select_mentor_scorer(
     follow_up_days: int = 365,
     views: Mapping[pd.Timestamp, EmployeeView] | None = None,
     min_confidence: float = MIN_CONFIDENCE,
+    n_folds: int = 2,
     random_state: int | None = None,
     **params: object,
 ) -> MentorPairScorer:
     """The candidate whose assignments help most on later mentorships, refitted on all.
 
-    The last snapshot's mentorships are held out; the others train the candidates. With fewer
-    than `MIN_HOLDOUT` held-out observed gains (or a single snapshot) there is nothing to judge
-    by and `DEFAULT_ESTIMATOR` serves. The returned scorer carries `candidate_benefit_` (name ->
+    Rolling origin: for each of the last `n_folds` snapshots, the candidates are fitted on the
+    mentorships that followed earlier snapshots and judged on those that followed it; the
+    estimated benefits are summed over the folds. A fold needs `MIN_HOLDOUT` observed gains;
+    without any such fold there is nothing to judge by and `DEFAULT_ESTIMATOR` serves. The returned scorer carries `candidate_benefit_` (name ->
     estimated held-out benefit, NaN when not judged) and `selection_reason_`.
     """
     dates = sorted({to_as_of(d) for d in snapshot_dates})
     built = dict(views or {})
-    for d in dates[-1:]:
-        if d not in built:
-            built[d] = employee_view(tables, build_features(tables, d))
     examples = mentorship_examples(
         tables, dates, horizon_days=horizon_days, follow_up_days=follow_up_days, views=built
     )
     benefit: dict[str, float] = {n: np.nan for n in CANDIDATES}
     winner, reason = DEFAULT_ESTIMATOR, "no held-out mentorships to judge by"
-    if len(dates) >= 2 and len(examples):
-        last = dates[-1]
-        test = examples.loc[examples[SNAPSHOT] == last]
-        train = examples.loc[examples[SNAPSHOT] < last]
-        n_test = int(test[LEVEL_CHANGE].notna().sum())
-        if n_test >= MIN_HOLDOUT:
-            benefit.update(
-                holdout_assignment_benefit(
-                    train,
-                    test,
-                    built[last],
-                    min_confidence=min_confidence,
-                    random_state=random_state,
-                    **params,
-                )
+    folds = []
+    for split in dates[1:][-n_folds:]:
+        test = examples.loc[examples[SNAPSHOT] == split]
+        if int(test[LEVEL_CHANGE].notna().sum()) >= MIN_HOLDOUT:
+            folds.append(split)
+    if folds:
+        totals: dict[str, float] = {}
+        for split in folds:
+            if split not in built:
+                built[split] = employee_view(tables, build_features(tables, split))
+            fold = holdout_assignment_benefit(
+                examples.loc[examples[SNAPSHOT] < split],
+                examples.loc[examples[SNAPSHOT] == split],
+                built[split],
+                min_confidence=min_confidence,
+                random_state=random_state,
+                **params,
             )
-            winner, reason = choose_candidate(benefit)
-        else:
-            reason = f"only {n_test} held-out mentorships with an observed gain"
+            for name, value in fold.items():
+                totals[name] = totals.get(name, 0.0) + value
+        benefit.update(totals)
+        winner, reason = choose_candidate(benefit)
+        reason += f" over {len(folds)} later year(s)"
+    elif len(dates) >= 2:
+        reason = f"fewer than {MIN_HOLDOUT} held-out mentorships with an observed gain"
     scorer = MentorPairScorer(winner, random_state=random_state, **params).fit(  # type: ignore[arg-type]
         examples[list(MENTOR_PAIR_FEATURES)], examples[LEVEL_CHANGE]
     )

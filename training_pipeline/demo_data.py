@@ -55,12 +55,12 @@ INACTIVE_COURSE_SHARE = 0.10
 #: Expected enrollments per person per quarter (scaled by engagement).
 ENROLL_RATE = 0.65
 ASSESS_RATE = 0.14  # assessment events per person per quarter
-MENTEE_RATE = 0.03  # new mentees per person per quarter
-MENTOR_NEW_PER_QUARTER = 2
+MENTEE_RATE = 0.2  # new mentees per person per quarter
+MENTOR_NEW_PER_QUARTER = 4
 #: Share of mentorships with a baseline assessment of the focus at the start, and with a
 #: post-mentorship assessment after the end (the evaluation a mentoring programme runs).
-MENTORING_BASELINE_SHARE = 0.6
-MENTORING_POST_SHARE = 0.7
+MENTORING_BASELINE_SHARE = 0.9
+MENTORING_POST_SHARE = 0.9
 PREREQ_WAIVED = 0.15  # share of enrollments let in without the prerequisite completed
 ON_THE_JOB_GAIN = 0.008  # latent level gained per quarter on required competencies
 
@@ -968,8 +968,7 @@ def _draw_mentorships(rng, people, traits, levels, required, present, lo, hi, un
     mentee = np.flatnonzero(present & (people["service"] > 0.5) & (rng.random(n) < MENTEE_RATE))
     pool = np.flatnonzero(
         present
-        & (people["gol_rank"] >= 10)
-        & (people["service"] >= 5)
+        & (people["service"] >= 3)
         & (people["left_day"] > hi + 200)
     )
     if len(mentee) == 0 or len(pool) == 0:
@@ -986,7 +985,7 @@ def _draw_mentorships(rng, people, traits, levels, required, present, lo, hi, un
     before = np.r_[0.0, cum][first]
     total = np.r_[0.0, cum][first + size] - before
     mentor = np.full(len(mentee), -1, dtype=np.int64)
-    for _ in range(6):  # a few redraws for mentees whose candidate did not fit
+    for _ in range(10):  # a few redraws for mentees whose candidate did not fit
         todo = np.flatnonzero((mentor < 0) & (size > 0))
         if len(todo) == 0:
             break
@@ -1090,8 +1089,8 @@ def _mentoring_assessments(rng, levels, person, focus, day):
     """
     technical = np.array([kind == "teknis" for _, _, kind in cat.COMPETENCIES])[focus]
     u = rng.random(len(person))
-    method = np.where(technical, 1, np.where(u < 0.5, 0, 2))
-    method = np.where(rng.random(len(person)) < 0.25, 3, method)
+    method = np.where(u < 0.7, 2, np.where(technical, 1, 0))
+    method = np.where(rng.random(len(person)) < 0.1, 3, method)
     bias = np.array([v[1] for v in _METHODS.values()])[method]
     noise = np.array([v[2] for v in _METHODS.values()])[method]
     step = np.array([v[3] for v in _METHODS.values()])[method]

@@ -283,7 +283,7 @@ MENTOR_GAIN_SCALE = 0.5
 #: large lead would; a mentor who is not ahead passes on nothing.
 LEAD_SCALE = 0.5
 #: Mentor skill is lognormal (mean about 1): a few seniors are excellent mentors, many modest.
-SKILL_SIGMA = 0.8
+SKILL_SIGMA = 1.0
 
 
 def draw_mentor_traits(rng: np.random.Generator, n: int) -> dict:
@@ -292,7 +292,7 @@ def draw_mentor_traits(rng: np.random.Generator, n: int) -> dict:
     return {
         "mentor_quality": rng.lognormal(-0.5 * SKILL_SIGMA**2, SKILL_SIGMA, n),
         "mentor_rapport": rng.standard_normal(n),
-        "mentor_propensity": rng.lognormal(0.0, 1.0, n),
+        "mentor_propensity": rng.lognormal(0.0, 0.5, n),
     }
 
 
