@@ -56,7 +56,7 @@ BIAS_PRIOR_N = 20.0
 PRIOR_SD = 0.8
 UNREQUIRED_PRIOR_MEAN = 1.5
 UNREQUIRED_PRIOR_SD = 1.0
-DRIFT_SD_PER_YEAR = 0.25
+DRIFT_SD_PER_YEAR = 0.35
 MAX_GROWTH_PER_YEAR = 0.5
 #: Readings closer in time than this do not inform the growth rate.
 _MIN_GROWTH_SPAN_YEARS = 0.5

@@ -124,8 +124,8 @@ def employee_view(
     taken = [col for col in COMPETENCY_VIEW_COLUMNS if col not in _ESTIMATED]
     comp = features.competency[taken].copy()
     estimates = level_estimates(t, t.as_of, comp[[c.NIP, c.COMPETENCY_ID, c.REQUIRED_LEVEL]])
-    for col in _ESTIMATED:
-        comp[col] = estimates[col].to_numpy()
+    for col in _ESTIMATED:  # rounded as the wire format carries them: same pairs either way
+        comp[col] = np.round(estimates[col].to_numpy(dtype=np.float64), 6)
     comp[REQUIRED] = features.competency[REQUIRED].to_numpy(dtype=bool)
     enr = t[c.ENROLLMENTS]
     active = pd.Index(emp[c.NIP])

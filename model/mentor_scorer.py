@@ -45,6 +45,7 @@ from features import columns as c
 from features.as_of import AsOfLike, to_as_of
 from features.build import build_features
 from features.mentor_pair_features import (
+    EXPECTED_LEAD,
     GRADE_DIFF,
     HEADROOM,
     LEVEL_CHANGE,
@@ -67,8 +68,9 @@ CANDIDATES = ("highest_level", "shrunk_rating", "track_record", "ridge", "hgb")
 RULES = ("highest_level", "shrunk_rating", "track_record")
 #: Served when there is no evidence to choose by.
 DEFAULT_ESTIMATOR = "track_record"
-#: Monotone directions: a better track record or more headroom never lowers a score.
-MONOTONE = {MENTOR_MENTEE_CHANGE: 1, MENTOR_OUTCOME: 1, HEADROOM: 1}
+#: Monotone directions: a better track record, more headroom, a larger expected lead or more
+#: certainty that the mentor is ahead never lowers a score.
+MONOTONE = {MENTOR_MENTEE_CHANGE: 1, MENTOR_OUTCOME: 1, HEADROOM: 1, EXPECTED_LEAD: 1, P_AHEAD: 1}
 #: Expected rating of a mentor without any (mid-scale), for the shrunk-rating rule.
 DEFAULT_OUTCOME = 3.0
 #: Smallest effect per unit of headroom: every eligible pair is worth something.
@@ -76,13 +78,11 @@ EFFECT_FLOOR = 0.01
 #: Mean mentee gain assumed before any has been observed (levels per mentorship).
 DEFAULT_GAIN = 0.2
 #: A mentor must be above the mentee with at least this probability to be eligible.
-MIN_CONFIDENCE = 0.97
+MIN_CONFIDENCE = 0.98
 #: Held-out mentorships with an observed gain needed to choose between candidates.
 MIN_HOLDOUT = 20
 #: Pseudo-observations (in squared headroom) shrinking a mentor's held-out effect to the pool.
 HOLDOUT_SHRINK = 1.0
-#: A learned candidate must beat the best rule by this share to be preferred to it.
-SELECTION_MARGIN = 0.02
 
 _SINGLE_THREAD_ROWS = 100_000
 _I = {name: i for i, name in enumerate(MENTOR_PAIR_FEATURES)}
@@ -322,16 +322,16 @@ def holdout_assignment_benefit(
     min_confidence: float = MIN_CONFIDENCE,
     capacity_per_mentor: int = 3,
     random_state: int | None = None,
+    per_mentee: dict[str, np.ndarray] | None = None,
     **params: object,
 ) -> dict[str, float]:
     """Estimated benefit of each candidate's assignment of the held-out mentees (see module).
 
     `train` / `test` are `mentorship_examples` rows before / after the split; `view` is the
     employees at the split (the test rows' snapshot). Keys: every candidate, plus
-    ``"as_happened"`` (the pairs that really formed) and ``"n_holdout"``.
+    ``"as_happened"`` (the pairs that really formed) and ``"n_holdout"``. `per_mentee`, when
+    given, receives each candidate's benefit per held-out mentee (for standard errors).
     """
-    from model.assignment import BENEFIT, assign
-
     observed = test.loc[test[LEVEL_CHANGE].notna()]
     h = np.nan_to_num(observed[HEADROOM].to_numpy(dtype=np.float64), nan=0.0)
     y = observed[LEVEL_CHANGE].to_numpy(dtype=np.float64)
@@ -366,6 +366,7 @@ def holdout_assignment_benefit(
     X, ee, mm = X[keep], ee[keep], mm[keep]
     value = theta.reindex(mentor_names[mm]).to_numpy() * _headroom(X)
     pairs = pd.DataFrame({c.MENTEE_NIP: ee.astype(str), c.MENTOR_NIP: mentor_names[mm]})
+    # mentee ids are positions 0..n-1 as strings, so chosen rows map back to mentees
     cap = {str(k): int(v) for k, v in capacity.items()}
 
     out: dict[str, float] = {
@@ -374,31 +375,70 @@ def holdout_assignment_benefit(
             (theta.reindex(observed[c.MENTOR_NIP].astype(str)).to_numpy() * h).sum()
         ),
     }
-    Xtr = train[list(MENTOR_PAIR_FEATURES)]
-    ytr = train[LEVEL_CHANGE]
-    for name in CANDIDATES:
-        scorer = MentorPairScorer(name, random_state=random_state, **params).fit(Xtr, ytr)  # type: ignore[arg-type]
-        if name not in RULES and scorer.model_name_ != name:
-            out[name] = np.nan  # not fittable on this history: not a candidate
-            continue
-        scored = pairs.assign(**{BENEFIT: scorer.predict(X), "_value": value})
-        chosen = assign(scored, cap) if len(scored) else scored
-        out[name] = float(chosen["_value"].sum())
+    values = _candidate_values(train, X, pairs, value, cap, len(e_idx), random_state, params)
+    out.update({name: float(np.sum(v)) for name, v in values.items()})
+    if per_mentee is not None:
+        per_mentee.update(values)
     return out
 
 
-def choose_candidate(benefit: Mapping[str, float]) -> tuple[str, str]:
-    """The winner by estimated benefit (a learned one must beat the best rule by the margin)."""
-    valid = {n: benefit[n] for n in CANDIDATES if np.isfinite(benefit.get(n, np.nan))}
-    best_rule = max((n for n in RULES if n in valid), key=lambda n: valid[n])
-    best = best_rule
+def _candidate_values(
+    train: pd.DataFrame,
+    X: np.ndarray,
+    pairs: pd.DataFrame,
+    value: np.ndarray,
+    cap: Mapping[str, int],
+    n_mentees: int,
+    random_state: int | None,
+    params: Mapping[str, object],
+) -> dict[str, np.ndarray]:
+    """Per held-out mentee, the estimated benefit of the pair each candidate assigns (0: none);
+    NaN everywhere for a learned candidate that cannot be fitted on this history."""
+    from model.assignment import BENEFIT, assign
+
+    Xtr = train[list(MENTOR_PAIR_FEATURES)]
+    ytr = train[LEVEL_CHANGE]
+    out: dict[str, np.ndarray] = {}
     for name in CANDIDATES:
-        if name in RULES or name not in valid:
+        scorer = MentorPairScorer(name, random_state=random_state, **params).fit(Xtr, ytr)  # type: ignore[arg-type]
+        if name not in RULES and scorer.model_name_ != name:
+            out[name] = np.full(n_mentees, np.nan)
             continue
-        if valid[name] > max(valid[best], valid[best_rule] * (1 + SELECTION_MARGIN)):
-            best = name
+        per = np.zeros(n_mentees)
+        if len(pairs):
+            scored = pairs.assign(**{BENEFIT: scorer.predict(X), "_value": value})
+            chosen = assign(scored, cap)
+            per[chosen[c.MENTEE_NIP].astype(int).to_numpy()] = chosen["_value"].to_numpy()
+        out[name] = per
+    return out
+
+
+def choose_candidate(
+    benefit: Mapping[str, float], standard_error: Mapping[str, float] | None = None
+) -> tuple[str, str]:
+    """The candidate with the highest estimated benefit; but when `DEFAULT_ESTIMATOR` (the rule
+    that measures the target itself) is within one standard error of the paired difference to
+    the best, the default: one held-out year is small, and a difference inside its noise says
+    nothing."""
+    valid = {n: benefit[n] for n in CANDIDATES if np.isfinite(benefit.get(n, np.nan))}
+    best = max(valid, key=lambda n: valid[n])
+    se = standard_error or {}
+    winner = best
+    if DEFAULT_ESTIMATOR in valid and valid[best] - valid[DEFAULT_ESTIMATOR] <= se.get(
+        DEFAULT_ESTIMATOR, 0.0
+    ):
+        winner = DEFAULT_ESTIMATOR
     text = ", ".join(f"{n} {valid[n]:.2f}" for n in valid)
-    return best, f"highest estimated held-out assignment benefit ({text})"
+    how = "best" if winner == best else f"within one standard error of the best ({best})"
+    return winner, f"{how} estimated held-out assignment benefit ({text})"
+
+
+def _paired_se(a: np.ndarray, b: np.ndarray) -> float:
+    """Standard error of the total difference sum(a - b) over held-out mentees."""
+    diff = a - b
+    if len(diff) < 2 or np.isnan(diff).any():
+        return 0.0
+    return float(np.std(diff, ddof=1) * np.sqrt(len(diff)))
 
 
 def select_mentor_scorer(
@@ -435,7 +475,9 @@ def select_mentor_scorer(
             folds.append(split)
     if folds:
         totals: dict[str, float] = {}
+        values: dict[str, list[np.ndarray]] = {n: [] for n in CANDIDATES}
         for split in folds:
+            fold_values: dict[str, np.ndarray] = {}
             if split not in built:
                 built[split] = employee_view(tables, build_features(tables, split))
             fold = holdout_assignment_benefit(
@@ -444,12 +486,20 @@ def select_mentor_scorer(
                 built[split],
                 min_confidence=min_confidence,
                 random_state=random_state,
+                per_mentee=fold_values,
                 **params,
             )
             for name, value in fold.items():
                 totals[name] = totals.get(name, 0.0) + value
+            for name in CANDIDATES:
+                values[name].append(fold_values[name])
         benefit.update(totals)
-        winner, reason = choose_candidate(benefit)
+        stacked = {n: np.concatenate(v) for n, v in values.items()}
+        best = max(
+            (n for n in CANDIDATES if np.isfinite(benefit[n])), key=lambda n: benefit[n]
+        )
+        se = {n: _paired_se(stacked[best], stacked[n]) for n in CANDIDATES}
+        winner, reason = choose_candidate(benefit, se)
         reason += f" over {len(folds)} later year(s)"
     elif len(dates) >= 2:
         reason = f"fewer than {MIN_HOLDOUT} held-out mentorships with an observed gain"

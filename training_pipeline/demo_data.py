@@ -1244,7 +1244,11 @@ def _truth_frames(nip: pa.Array, traits: dict, catalog: dict, levels: np.ndarray
         }
     )
     mentor_quality = pd.DataFrame(
-        {c.NIP: _take(nip, all_people), dt.QUALITY: np.round(traits["mentor_quality"], 4)}
+        {
+            c.NIP: _take(nip, all_people),
+            dt.QUALITY: np.round(traits["mentor_quality"], 4),
+            dt.RAPPORT: np.round(traits["mentor_rapport"], 4),
+        }
     )
     true_levels = pd.DataFrame(
         {

@@ -31,6 +31,7 @@ FORMAT_PREFERENCE = "format_preference"
 LEARNING_RATE = "learning_rate"
 ABILITY = "ability"
 QUALITY = "quality"
+RAPPORT = "rapport"
 TRUE_LEVEL = "true_level"
 P_COMPLETE = "p_complete"
 GAIN_IF_COMPLETED = "gain_if_completed"
@@ -286,13 +287,22 @@ LEAD_SCALE = 0.5
 SKILL_SIGMA = 1.0
 
 
+#: How much a senior's reputation as a mentor (how often they are asked) follows their skill.
+REPUTATION_WEIGHT = 0.5
+
+
 def draw_mentor_traits(rng: np.random.Generator, n: int) -> dict:
-    """Hidden mentoring traits: skill (what mentees learn), rapport (what they rate), and the
-    propensity to be asked to mentor; the three are independent of each other."""
+    """Hidden mentoring traits: skill (what mentees learn), rapport (what they rate, independent
+    of skill), and the propensity to be asked to mentor (partly reputation: good mentors are
+    asked again, `REPUTATION_WEIGHT`)."""
+    z_skill = rng.standard_normal(n)
+    spread = np.sqrt(1.0 - REPUTATION_WEIGHT**2)
     return {
-        "mentor_quality": rng.lognormal(-0.5 * SKILL_SIGMA**2, SKILL_SIGMA, n),
+        "mentor_quality": np.exp(-0.5 * SKILL_SIGMA**2 + SKILL_SIGMA * z_skill),
         "mentor_rapport": rng.standard_normal(n),
-        "mentor_propensity": rng.lognormal(0.0, 0.5, n),
+        "mentor_propensity": np.exp(
+            0.7 * (REPUTATION_WEIGHT * z_skill + spread * rng.standard_normal(n))
+        ),
     }
 
 
