@@ -61,6 +61,8 @@ MAX_GROWTH_PER_YEAR = 0.5
 #: Readings closer in time than this do not inform the growth rate.
 _MIN_GROWTH_SPAN_YEARS = 0.5
 _DAYS_PER_YEAR = 365.25
+#: Lead (levels) at which a mentor passes on 63% of what a very large lead would.
+HEADROOM_SCALE = 0.75
 
 
 def method_biases(assessments: pd.DataFrame) -> dict[str, float]:
@@ -200,6 +202,13 @@ def _prior_calibration(
     offset = float(np.mean(debiased[has_req] - required[has_req])) if has_req.any() else 0.0
     unrequired = float(np.mean(debiased[no_req])) if no_req.any() else UNREQUIRED_PRIOR_MEAN
     return offset, unrequired
+
+
+def saturating_headroom(lead: np.ndarray) -> np.ndarray:
+    """What a lead of `lead` levels lets a mentor pass on, with diminishing returns:
+    1 - exp(-lead / HEADROOM_SCALE), 0 for no lead (NaN stays NaN)."""
+    lead = np.asarray(lead, dtype=np.float64)
+    return np.where(np.isnan(lead), np.nan, 1.0 - np.exp(-np.maximum(lead, 0.0) / HEADROOM_SCALE))
 
 
 def p_above(

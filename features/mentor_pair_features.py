@@ -40,6 +40,7 @@ from features.as_of import AsOfLike, days_since_epoch, tables_as_of, to_as_of
 from features.build import build_features
 from features.competency import CURRENT_LEVEL, REQUIRED, assessment_history, level_change
 from features.level_estimates import (
+    HEADROOM_SCALE,
     LEVEL_MEAN,
     LEVEL_SD,
     PRIOR_SD,
@@ -50,8 +51,6 @@ from features.level_estimates import (
 )
 from features.plan_input import EmployeeView, employee_view
 
-#: Lead (levels) at which a mentor passes on 63% of what a very large lead would.
-HEADROOM_SCALE = 0.75
 #: Sd of a level estimate when the view carries no estimate (an assessed level alone).
 ASSESSED_SD = 0.5
 
@@ -76,6 +75,7 @@ LEAD_SD = "lead_sd"
 P_AHEAD = "p_ahead"
 HEADROOM = "headroom"
 MENTOR_LEVEL_MEAN = "mentor_level_mean"
+MENTOR_EFFECT = "mentor_gain_per_headroom"
 
 #: Columns of the pair feature matrix, in order. Differences are mentor minus mentee.
 MENTOR_PAIR_FEATURES = (
@@ -99,6 +99,7 @@ MENTOR_PAIR_FEATURES = (
     P_AHEAD,
     HEADROOM,
     MENTOR_LEVEL_MEAN,
+    MENTOR_EFFECT,
 )
 
 # --- training example columns -------------------------------------------------------------
@@ -141,6 +142,7 @@ class MentorPairArrays:
     mentee_change: np.ndarray
     n_mentorships: np.ndarray
     load: np.ndarray
+    effect: np.ndarray
 
     @classmethod
     def from_view(cls, view: EmployeeView) -> MentorPairArrays:
@@ -184,6 +186,7 @@ class MentorPairArrays:
             mentee_change=_column(emp, mv.MENTEE_CHANGE_SHRUNK),
             n_mentorships=np.nan_to_num(_column(emp, mv.N_MENTORSHIPS, 0.0), nan=0.0),
             load=np.nan_to_num(_column(emp, mv.CURRENT_LOAD, 0.0), nan=0.0),
+            effect=_column(emp, mv.MENTEE_GAIN_PER_HEADROOM),
         )
 
     def indices(
@@ -318,6 +321,7 @@ def pair_matrix(
             p_ahead,
             headroom(lead, p_ahead),
             mentor_mean,
+            arrays.effect[mentor],
         ]
     ).reshape(len(mentee), len(MENTOR_PAIR_FEATURES))
 

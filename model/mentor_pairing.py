@@ -140,13 +140,13 @@ def _scores(
 
 
 def _rule_prescore(arrays: MentorPairArrays) -> Callable[[pd.DataFrame], np.ndarray]:
-    """Cheap pruning score: the track-record rule (headroom x shrunk past mentee gain).
+    """Cheap pruning score: the track-record rule (headroom x the mentor's shrunk effect).
 
     Many mentors tie on it (no track record). A tiny pair-specific jitter spreads the ties
     over mentors instead of handing every mentee the same lowest NIPs (the oldest employees,
     as an NIP starts with the birth date).
     """
-    record = np.where(np.isnan(arrays.mentee_change), DEFAULT_GAIN, arrays.mentee_change)
+    record = np.where(np.isnan(arrays.effect), DEFAULT_GAIN, arrays.effect)
     effect = np.maximum(record, EFFECT_FLOOR)
 
     def score(candidates: pd.DataFrame) -> np.ndarray:

@@ -9,8 +9,9 @@ Candidates (`estimator`), every one a benefit in levels of the focus competency:
 
 - ``"highest_level"``: the rule "the mentor with the highest estimated level" (no fitting);
 - ``"shrunk_rating"``: headroom x (shrunk past rating - 1) / 4, the former rule;
-- ``"track_record"``: headroom x the mentor's shrunk mean mentee gain (the pool's mean gain for
-  a mentor without one) - what this mentor's earlier mentees learned;
+- ``"track_record"``: headroom x the mentor's effect, i.e. what their earlier mentees gained per
+  unit of headroom, shrunk toward the pool (`features.mentor_vectors`; the pool's effect for a
+  mentor without observed mentees);
 - ``"ridge"``: headroom x a linear effect of the pair features (track record, rating, same
   unit, load, seniority, ...) fitted on observed gains, monotone in the track record;
 - ``"hgb"``: gradient boosting of the observed gain on all pair features, monotone in the
@@ -49,6 +50,7 @@ from features.mentor_pair_features import (
     GRADE_DIFF,
     HEADROOM,
     LEVEL_CHANGE,
+    MENTOR_EFFECT,
     MENTOR_LEVEL_MEAN,
     MENTOR_MENTEE_CHANGE,
     MENTOR_OUTCOME,
@@ -70,7 +72,14 @@ RULES = ("highest_level", "shrunk_rating", "track_record")
 DEFAULT_ESTIMATOR = "track_record"
 #: Monotone directions: a better track record, more headroom, a larger expected lead or more
 #: certainty that the mentor is ahead never lowers a score.
-MONOTONE = {MENTOR_MENTEE_CHANGE: 1, MENTOR_OUTCOME: 1, HEADROOM: 1, EXPECTED_LEAD: 1, P_AHEAD: 1}
+MONOTONE = {
+    MENTOR_MENTEE_CHANGE: 1,
+    MENTOR_EFFECT: 1,
+    MENTOR_OUTCOME: 1,
+    HEADROOM: 1,
+    EXPECTED_LEAD: 1,
+    P_AHEAD: 1,
+}
 #: Expected rating of a mentor without any (mid-scale), for the shrunk-rating rule.
 DEFAULT_OUTCOME = 3.0
 #: Smallest effect per unit of headroom: every eligible pair is worth something.
@@ -232,6 +241,10 @@ class MentorPairScorer(BaseEstimator):
         self.n_features_in_ = len(MENTOR_PAIR_FEATURES)
         self.n_examples_ = int(len(ya))
         self.mean_gain_ = float(ya.mean()) if len(ya) else DEFAULT_GAIN
+        h = _headroom(Xa)
+        self.mean_effect_ = (
+            float((ya * h).sum() / (h * h).sum()) if (h * h).sum() > 0 else DEFAULT_GAIN
+        )
         self.model_name_, self.model_, self.fallback_reason_ = self.estimator, None, None
         if self.estimator in RULES:
             return self
@@ -277,7 +290,7 @@ class MentorPairScorer(BaseEstimator):
             effect = np.clip((rating - c.MIN_LEVEL_VALUE) / span, EFFECT_FLOOR, 1.0)
             return h * effect + 1e-6
         if name == "track_record":
-            record = np.nan_to_num(Xa[:, _I[MENTOR_MENTEE_CHANGE]], nan=self.mean_gain_)
+            record = np.nan_to_num(Xa[:, _I[MENTOR_EFFECT]], nan=self.mean_effect_)
             return np.maximum(h * record, floor)
         if len(Xa) == 0:
             return np.zeros(0)
@@ -360,9 +373,7 @@ def holdout_assignment_benefit(
     senior = (X[:, _I[GRADE_DIFF]] > 0) | (
         (X[:, _I[GRADE_DIFF]] == 0) & (X[:, _I[TENURE_DIFF]] > 0)
     )
-    keep = (
-        senior & (e_idx[ee] != m_idx[mm]) & (np.nan_to_num(X[:, _I[P_AHEAD]]) >= min_confidence)
-    )
+    keep = senior & (e_idx[ee] != m_idx[mm]) & (np.nan_to_num(X[:, _I[P_AHEAD]]) >= min_confidence)
     X, ee, mm = X[keep], ee[keep], mm[keep]
     value = theta.reindex(mentor_names[mm]).to_numpy() * _headroom(X)
     pairs = pd.DataFrame({c.MENTEE_NIP: ee.astype(str), c.MENTOR_NIP: mentor_names[mm]})
@@ -458,8 +469,9 @@ def select_mentor_scorer(
     Rolling origin: for each of the last `n_folds` snapshots, the candidates are fitted on the
     mentorships that followed earlier snapshots and judged on those that followed it; the
     estimated benefits are summed over the folds. A fold needs `MIN_HOLDOUT` observed gains;
-    without any such fold there is nothing to judge by and `DEFAULT_ESTIMATOR` serves. The returned scorer carries `candidate_benefit_` (name ->
-    estimated held-out benefit, NaN when not judged) and `selection_reason_`.
+    without any such fold there is nothing to judge by and `DEFAULT_ESTIMATOR` serves. The
+    returned scorer carries `candidate_benefit_` (name -> estimated held-out benefit, NaN when
+    not judged) and `selection_reason_`.
     """
     dates = sorted({to_as_of(d) for d in snapshot_dates})
     built = dict(views or {})
@@ -495,9 +507,7 @@ def select_mentor_scorer(
                 values[name].append(fold_values[name])
         benefit.update(totals)
         stacked = {n: np.concatenate(v) for n, v in values.items()}
-        best = max(
-            (n for n in CANDIDATES if np.isfinite(benefit[n])), key=lambda n: benefit[n]
-        )
+        best = max((n for n in CANDIDATES if np.isfinite(benefit[n])), key=lambda n: benefit[n])
         se = {n: _paired_se(stacked[best], stacked[n]) for n in CANDIDATES}
         winner, reason = choose_candidate(benefit, se)
         reason += f" over {len(folds)} later year(s)"

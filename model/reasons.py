@@ -101,8 +101,7 @@ TEMPLATES = MappingProxyType(
         "mentor_likely": (
             "Kemungkinan besar level mentor di atas level mentee (peluang {percent}%;"
             " asesmen masih sedikit atau sudah lama).",
-            "The mentor is probably above the mentee's level ({percent}%; few or old"
-            " assessments).",
+            "The mentor is probably above the mentee's level ({percent}%; few or old assessments).",
         ),
         "same_unit": ("Satu unit kerja.", "Same unit."),
         "other_unit": ("Dari unit kerja lain.", "From another unit."),

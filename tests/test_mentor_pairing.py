@@ -10,11 +10,11 @@ import pytest
 from features import columns as c
 from features.build import build_features
 from features.competency import CURRENT_LEVEL, GAP, REQUIRED, STALENESS_DAYS, WEIGHTED_GAP
+from features.mentor_pair_features import MENTOR_PAIR_FEATURES
 from features.plan_input import EmployeeView, employee_view, from_plan_input, to_plan_input
 from model import mentor_pairing as mp
 from model.assignment import BENEFIT
 from model.mentor_eligibility import MENTOR_LEVEL, eligible_pairs, subunit_scope
-from features.mentor_pair_features import MENTOR_PAIR_FEATURES
 from model.mentor_scorer import MIN_CONFIDENCE, MentorPairScorer, fit_mentor_scorer
 from training_pipeline import demo_truth as dt
 from training_pipeline.demo_data import generate_demo
@@ -184,7 +184,8 @@ def test_exact_beats_baselines_on_its_objective(view, pairs, candidates) -> None
     assert highest.groupby(c.MENTEE_NIP)[MENTOR_LEVEL].size().max() == 1
     for seed in range(3):
         assert exact >= mp.pairing_benefit(mp.random_pairing(candidates, capacity, seed))
-    benefit = mp.scorer_benefit(view, MentorPairScorer().fit(np.empty((0, len(MENTOR_PAIR_FEATURES))), []))
+    empty = np.empty((0, len(MENTOR_PAIR_FEATURES)))
+    benefit = mp.scorer_benefit(view, MentorPairScorer().fit(empty, []))
     assert mp.pairing_benefit(pairs.head(3), benefit) > 0
 
 

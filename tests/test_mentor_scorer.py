@@ -9,6 +9,7 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import ndtr
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
@@ -17,8 +18,6 @@ from features import columns as c
 from features import mentor_pair_features as mpf
 from features.competency import CURRENT_LEVEL, GAP, REQUIRED, STALENESS_DAYS, WEIGHTED_GAP
 from features.plan_input import EmployeeView
-from scipy.special import ndtr
-
 from model.mentor_scorer import (
     CANDIDATES,
     DEFAULT_ESTIMATOR,
@@ -126,6 +125,7 @@ def synthetic(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     X[mpf.MENTOR_LEVEL_MEAN] = rng.uniform(2.0, 5.0, n)
     effect = np.minimum(rng.lognormal(-0.5, 1.0, n), 3.0)
     X[mpf.MENTOR_MENTEE_CHANGE] = 0.5 * effect + rng.normal(0, 0.1, n)
+    X[mpf.MENTOR_EFFECT] = effect + rng.normal(0, 0.2, n)
     y = X[mpf.HEADROOM].to_numpy() * effect + rng.normal(0, 0.2, n)
     return X, y
 
@@ -177,9 +177,9 @@ def test_fallback_without_history_says_so() -> None:
     assert few.model_name_ == DEFAULT_ESTIMATOR and "10 observed" in few.fallback_reason_
     unobserved = MentorPairScorer("ridge").fit(X, np.full(len(X), np.nan))
     assert "no mentoring history" in unobserved.fallback_reason_
-    # The track-record rule: headroom x past mentee gain, the pool's mean without one.
+    # The track-record rule: headroom x the mentor's effect, the pool's without one.
     rows = X.iloc[:2].copy()
-    rows[mpf.MENTOR_MENTEE_CHANGE] = [0.6, np.nan]
+    rows[mpf.MENTOR_EFFECT] = [0.6, np.nan]
     rows[mpf.HEADROOM] = [0.5, 0.5]
     np.testing.assert_allclose(none.predict(rows), [0.3, 0.5 * DEFAULT_GAIN])
     # The rating rule: headroom x (rating - 1) / 4, mid-scale without one.
@@ -195,8 +195,10 @@ def test_better_track_record_scores_higher(estimator: str) -> None:
     X, y = synthetic()
     scorer = MentorPairScorer(estimator=estimator, random_state=0).fit(X, y)
     pair = X.iloc[[0, 0]].copy()
-    column = mpf.MENTOR_OUTCOME if estimator == "shrunk_rating" else mpf.MENTOR_MENTEE_CHANGE
-    pair[column] = [0.1, 1.5] if column == mpf.MENTOR_MENTEE_CHANGE else [2.0, 4.5]
+    column = {"shrunk_rating": mpf.MENTOR_OUTCOME, "track_record": mpf.MENTOR_EFFECT}.get(
+        estimator, mpf.MENTOR_MENTEE_CHANGE
+    )
+    pair[column] = [2.0, 4.5] if column == mpf.MENTOR_OUTCOME else [0.1, 1.5]
     low, high = scorer.predict(pair)
     assert high > low
 

@@ -966,11 +966,7 @@ def _duration_days(rng, mode: np.ndarray, hours: np.ndarray) -> np.ndarray:
 def _draw_mentorships(rng, people, traits, levels, required, present, lo, hi, until_day):
     n = people["n"]
     mentee = np.flatnonzero(present & (people["service"] > 0.5) & (rng.random(n) < MENTEE_RATE))
-    pool = np.flatnonzero(
-        present
-        & (people["service"] >= 3)
-        & (people["left_day"] > hi + 200)
-    )
+    pool = np.flatnonzero(present & (people["service"] >= 1) & (people["left_day"] > hi + 200))
     if len(mentee) == 0 or len(pool) == 0:
         return None
     gap = np.where(required[mentee] > 0, required[mentee] - levels[mentee], -9.0)
