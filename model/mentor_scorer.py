@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -87,7 +88,7 @@ EFFECT_FLOOR = 0.01
 #: Mean mentee gain assumed before any has been observed (levels per mentorship).
 DEFAULT_GAIN = 0.2
 #: A mentor must be above the mentee with at least this probability to be eligible.
-MIN_CONFIDENCE = 0.98
+MIN_CONFIDENCE = 0.99
 #: Held-out mentorships with an observed gain needed to choose between candidates.
 MIN_HOLDOUT = 20
 #: Pseudo-observations (in squared headroom) shrinking a mentor's held-out effect to the pool.
@@ -245,7 +246,9 @@ class MentorPairScorer(BaseEstimator):
         self.mean_effect_ = (
             float((ya * h).sum() / (h * h).sum()) if (h * h).sum() > 0 else DEFAULT_GAIN
         )
-        self.model_name_, self.model_, self.fallback_reason_ = self.estimator, None, None
+        self.model_name_: str = self.estimator
+        self.model_: Any = None
+        self.fallback_reason_: str | None = None
         if self.estimator in RULES:
             return self
         if self.n_examples_ == 0:
@@ -499,7 +502,7 @@ def select_mentor_scorer(
                 min_confidence=min_confidence,
                 random_state=random_state,
                 per_mentee=fold_values,
-                **params,
+                **params,  # type: ignore[arg-type]
             )
             for name, value in fold.items():
                 totals[name] = totals.get(name, 0.0) + value

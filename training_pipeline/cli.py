@@ -323,8 +323,9 @@ def train(
     }
     if candidates:
         out.print(
-            "mentor scorer candidates (estimated benefit of their assignments on later "
-            "mentorships): " + ", ".join(f"{k} {v:.1f}" for k, v in candidates.items())
+            "mentor scorer candidates (estimated benefit of their assignments on "
+            f"{int(m.get('mentor_heldout_n_observed', 0))} later mentorships): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in candidates.items())
         )
     out.print(
         f"run {result.run_id}; model version {result.version or '-'}; "

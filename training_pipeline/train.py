@@ -476,15 +476,22 @@ def _comparison_table(
 def mentor_selection_metrics(scorer: Any) -> dict[str, float]:
     """Every mentor-scorer candidate's estimated held-out assignment benefit (MLflow metrics).
 
-    `mentor_candidate_<name>_heldout_benefit`, plus the chosen one's as
-    `mentor_selected_heldout_benefit`; candidates not judged (too little history) are left out.
+    `mentor_candidate_<name>_heldout_benefit`, the chosen one's as
+    `mentor_selected_heldout_benefit`, the pairs that really formed as
+    `mentor_heldout_as_happened_benefit` and the observed held-out gains as
+    `mentor_heldout_n_observed`; what was not judged (too little history) is left out.
     """
+    from model.mentor_scorer import CANDIDATES
+
     benefit = getattr(scorer, "candidate_benefit_", None) or {}
     out = {
-        f"mentor_candidate_{name}_heldout_benefit": float(value)
-        for name, value in benefit.items()
-        if np.isfinite(value)
+        f"mentor_candidate_{name}_heldout_benefit": float(benefit[name])
+        for name in CANDIDATES
+        if np.isfinite(benefit.get(name, np.nan))
     }
+    for key, name in (("as_happened", "as_happened_benefit"), ("n_holdout", "n_observed")):
+        if np.isfinite(benefit.get(key, np.nan)):
+            out[f"mentor_heldout_{name}"] = float(benefit[key])
     chosen = benefit.get(getattr(scorer, "model_name_", ""), np.nan)
     if np.isfinite(chosen):
         out["mentor_selected_heldout_benefit"] = float(chosen)
