@@ -58,7 +58,7 @@ def run_one(employees: int, seed: int, capacity: int = DEFAULT_CAPACITY) -> dict
     free = mp.remaining_capacity(view, capacity)
     product = assign(candidates, free)
     pair_seconds = time.perf_counter() - t0
-    on_truth = candidates.assign(**{BENEFIT: expected_mentor_gain(truth, candidates) + 1e-9})
+    on_truth = candidates.assign(**{BENEFIT: expected_mentor_gain(truth, candidates)})
     pairings = {
         "product": product,
         "highest_level": mp.highest_level_pairing(candidates, free),

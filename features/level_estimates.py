@@ -23,6 +23,9 @@ over people is shrunk toward the documented default `METHOD_DEFAULTS` with `BIAS
 pseudo-people. The noise levels are the documented defaults (a data set rarely holds enough
 repeated readings to estimate them per method).
 
+The stated sd is finally widened by `sd_scale`: how far later readings actually fell from
+what the earlier ones predicted, so that "99% sure" means it on this data set.
+
 `p_above(mean_a, sd_a, mean_b, sd_b)` then says how sure it is that a is above b.
 """
 
@@ -58,6 +61,9 @@ UNREQUIRED_PRIOR_MEAN = 1.5
 UNREQUIRED_PRIOR_SD = 1.0
 DRIFT_SD_PER_YEAR = 0.35
 MAX_GROWTH_PER_YEAR = 0.5
+#: Bounds of the calibration of the uncertainty on later readings (`sd_scale`).
+MAX_SD_SCALE = 2.0
+MIN_SD_CHECKS = 30
 #: Readings closer in time than this do not inform the growth rate.
 _MIN_GROWTH_SPAN_YEARS = 0.5
 _DAYS_PER_YEAR = 365.25
@@ -138,16 +144,64 @@ def level_estimates(
         weighted = weighted + np.bincount(r, reading / var, minlength=len(keys))
         n_readings = np.bincount(r, minlength=len(keys))
     mean = np.clip(weighted / precision, c.MIN_LEVEL_VALUE, c.MAX_LEVEL_VALUE)
+    scale = sd_scale(assessments, biases) if ok.any() else 1.0
     return pd.DataFrame(
         {
             c.NIP: keys[c.NIP].to_numpy(),
             c.COMPETENCY_ID: keys[c.COMPETENCY_ID].to_numpy(),
             LEVEL_MEAN: mean,
-            LEVEL_SD: 1.0 / np.sqrt(precision),
+            LEVEL_SD: scale / np.sqrt(precision),
             N_READINGS: n_readings,
         },
         index=keys.index,
     )
+
+
+def sd_scale(assessments: pd.DataFrame, biases: Mapping[str, float]) -> float:
+    """How much wider the uncertainty must be to match what later readings showed.
+
+    Each (person, competency) with an earlier reading predicts its last reading from the
+    earlier ones (precision-weighted, with growth and staleness as in `level_estimates`); the
+    root mean square of the standardised prediction errors says whether the stated
+    uncertainty was honest. Real levels move in jumps (a course, a new post) that the model
+    does not see, so this is typically somewhat above 1; it is kept within [1, `MAX_SD_SCALE`].
+    """
+    method = assessments[c.METHOD].astype(str)
+    frame = pd.DataFrame(
+        {
+            "key": assessments[c.NIP].astype(str) + "|" + assessments[c.COMPETENCY_ID].astype(str),
+            "day": days_since_epoch(assessments[c.ASSESSED_ON]),
+            "level": assessments[c.LEVEL].to_numpy(dtype=np.float64, na_value=np.nan)
+            - method.map(biases).fillna(0.0).to_numpy(),
+            "noise": method.map({m: d[1] for m, d in METHOD_DEFAULTS.items()})
+            .fillna(UNKNOWN_METHOD_SD)
+            .to_numpy(dtype=np.float64),
+        }
+    ).dropna()
+    frame = frame.sort_values(["key", "day"], kind="stable").reset_index(drop=True)
+    codes = pd.factorize(frame["key"])[0]
+    is_last = np.r_[codes[1:] != codes[:-1], True]
+    lasts = np.flatnonzero(is_last)
+    last_row = lasts[np.searchsorted(lasts, np.arange(len(codes)))]
+    earlier = ~is_last & (frame["day"].to_numpy() < frame["day"].to_numpy()[last_row])
+    if earlier.sum() < MIN_SD_CHECKS:
+        return 1.0
+    age = (frame["day"].to_numpy()[last_row] - frame["day"].to_numpy()) / _DAYS_PER_YEAR
+    var = frame["noise"].to_numpy() ** 2 + DRIFT_SD_PER_YEAR**2 * age
+    reading = frame["level"].to_numpy() + growth_per_year(assessments, biases) * age
+    n = codes.max() + 1
+    prec = np.bincount(codes[earlier], 1.0 / var[earlier], minlength=n)
+    mean = np.bincount(codes[earlier], reading[earlier] / var[earlier], minlength=n)
+    checked = prec > 0
+    last = frame.loc[is_last]
+    code_last = codes[is_last]
+    ok = checked[code_last]
+    pred_mean = mean[code_last][ok] / prec[code_last][ok]
+    pred_var = 1.0 / prec[code_last][ok] + last["noise"].to_numpy()[ok] ** 2
+    z = (last["level"].to_numpy()[ok] - pred_mean) / np.sqrt(pred_var)
+    if len(z) < MIN_SD_CHECKS:
+        return 1.0
+    return float(np.clip(np.sqrt(np.mean(z**2)), 1.0, MAX_SD_SCALE))
 
 
 def growth_per_year(assessments: pd.DataFrame, biases: Mapping[str, float]) -> float:

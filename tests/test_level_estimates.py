@@ -86,3 +86,16 @@ def test_p_above() -> None:
     assert le.p_above(3.0, 0.0, 2.0, 0.5) == pytest.approx(0.97725, abs=1e-4)
     np.testing.assert_allclose(le.p_above([2.0, 1.0], [0.3, 0.3], [2.0, 3.0], [0.4, 0.4]),
                                [0.5, ndtr(-4.0)], atol=1e-9)  # fmt: skip
+
+
+def test_uncertainty_widens_when_later_readings_disagree() -> None:
+    steady, jumpy = [], []
+    for i in range(40):
+        steady += [(f"P{i}", "K", 3.0, "2024-01-01", "assessment_center"),
+                   (f"P{i}", "K", 3.0, "2025-01-01", "assessment_center")]  # fmt: skip
+        jump = 2.0 if i % 2 else -2.0
+        jumpy += [(f"P{i}", "K", 3.0, "2024-01-01", "assessment_center"),
+                  (f"P{i}", "K", 3.0 + jump, "2025-01-01", "assessment_center")]  # fmt: skip
+    biases = {m: d[0] for m, d in le.METHOD_DEFAULTS.items()}
+    assert le.sd_scale(tables(steady)[c.ASSESSMENTS], biases) == 1.0
+    assert le.sd_scale(tables(jumpy)[c.ASSESSMENTS], biases) == le.MAX_SD_SCALE
