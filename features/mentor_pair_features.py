@@ -7,12 +7,12 @@ the two relate in the organisation (same unit, same position category, grade, go
 tenure differences). A never-assessed mentee counts from the floor level (`MIN_LEVEL_VALUE`), as
 the gaps in `features.competency` do, and `mentee_assessed` tells a model the level is assumed.
 
-`expected_lead` corrects the lead for measurement error: an assessed level is a noisy reading
-(a 360-degree average, a self-assessment, a test scored in whole levels), and a position's
-required level is what its incumbent is selected and developed toward, so each person's level is
-estimated as the blend `ASSESSMENT_WEIGHT x assessed + (1 - ASSESSMENT_WEIGHT) x own required`
-(the assessed level alone when the person's position does not require the competency). On the
-demo data, pairing on this lead raised the true benefit of the pairs by 5-8% over the raw lead.
+`expected_lead` is the difference of the two people's estimated levels
+(`features.level_estimates`: all assessments weighted by their method's precision and age, with
+the position's required level as the prior), `lead_sd` its uncertainty and `p_ahead` the
+probability that the mentor is really ahead. `headroom` is what the mentor has to pass on, with
+diminishing returns: `p_ahead x (1 - exp(-lead / HEADROOM_SCALE))` (a mentor two levels ahead
+passes on little more in one mentorship than one a level ahead).
 
 Everything is numpy over integer codes: `MentorPairArrays` turns an `EmployeeView` into
 per-employee arrays once, then `pair_matrix` gathers the features of any (mentee, mentor,
@@ -39,10 +39,20 @@ from features import mentor_vectors as mv
 from features.as_of import AsOfLike, days_since_epoch, tables_as_of, to_as_of
 from features.build import build_features
 from features.competency import CURRENT_LEVEL, REQUIRED, assessment_history, level_change
+from features.level_estimates import (
+    HEADROOM_SCALE,
+    LEVEL_MEAN,
+    LEVEL_SD,
+    PRIOR_SD,
+    UNREQUIRED_PRIOR_MEAN,
+    UNREQUIRED_PRIOR_SD,
+    debiased_tables,
+    p_above,
+)
 from features.plan_input import EmployeeView, employee_view
 
-#: Weight of the assessed level against the position's required level in `expected_lead`.
-ASSESSMENT_WEIGHT = 0.5
+#: Sd of a level estimate when the view carries no estimate (an assessed level alone).
+ASSESSED_SD = 0.5
 
 # --- feature column names -----------------------------------------------------------------
 LEVEL_LEAD = "level_lead"
@@ -61,6 +71,11 @@ GOLONGAN_DIFF = "golongan_diff"
 TENURE_DIFF = "tenure_diff"
 MENTOR_SKP = "mentor_skp"
 MENTEE_COMPLETION_RATE = "mentee_completion_rate"
+LEAD_SD = "lead_sd"
+P_AHEAD = "p_ahead"
+HEADROOM = "headroom"
+MENTOR_LEVEL_MEAN = "mentor_level_mean"
+MENTOR_EFFECT = "mentor_gain_per_headroom"
 
 #: Columns of the pair feature matrix, in order. Differences are mentor minus mentee.
 MENTOR_PAIR_FEATURES = (
@@ -80,6 +95,11 @@ MENTOR_PAIR_FEATURES = (
     TENURE_DIFF,
     MENTOR_SKP,
     MENTEE_COMPLETION_RATE,
+    LEAD_SD,
+    P_AHEAD,
+    HEADROOM,
+    MENTOR_LEVEL_MEAN,
+    MENTOR_EFFECT,
 )
 
 # --- training example columns -------------------------------------------------------------
@@ -109,6 +129,8 @@ class MentorPairArrays:
     competency_ids: pd.Index
     level: np.ndarray
     required: np.ndarray
+    level_mean: np.ndarray
+    level_sd: np.ndarray
     unit: np.ndarray
     category: np.ndarray
     grade: np.ndarray
@@ -120,6 +142,7 @@ class MentorPairArrays:
     mentee_change: np.ndarray
     n_mentorships: np.ndarray
     load: np.ndarray
+    effect: np.ndarray
 
     @classmethod
     def from_view(cls, view: EmployeeView) -> MentorPairArrays:
@@ -138,6 +161,7 @@ class MentorPairArrays:
             req_values = np.where(comp[REQUIRED].to_numpy(dtype=bool), req_values, np.nan)
         required = np.full(shape, np.nan)
         required[ri[ok], ki[ok]] = req_values[ok]
+        level_mean, level_sd = _estimates(comp, ri, ki, ok, level, required)
 
         def codes(name: str) -> np.ndarray:
             if name not in emp.columns:
@@ -149,6 +173,8 @@ class MentorPairArrays:
             competency_ids=competency_ids,
             level=level,
             required=required,
+            level_mean=level_mean,
+            level_sd=level_sd,
             unit=codes(c.UNIT_ID),
             category=codes(ev.POSITION_CATEGORY),
             grade=_column(emp, c.GRADE),
@@ -160,6 +186,7 @@ class MentorPairArrays:
             mentee_change=_column(emp, mv.MENTEE_CHANGE_SHRUNK),
             n_mentorships=np.nan_to_num(_column(emp, mv.N_MENTORSHIPS, 0.0), nan=0.0),
             load=np.nan_to_num(_column(emp, mv.CURRENT_LOAD, 0.0), nan=0.0),
+            effect=_column(emp, mv.MENTEE_GAIN_PER_HEADROOM),
         )
 
     def indices(
@@ -187,25 +214,65 @@ def _levels(
     return level, required
 
 
-def _estimated_level(level: np.ndarray, required: np.ndarray) -> np.ndarray:
-    """Assessed level (floor when never assessed) blended with the own required level."""
-    observed = np.where(np.isnan(level), float(c.MIN_LEVEL_VALUE), level)
-    blended = ASSESSMENT_WEIGHT * observed + (1.0 - ASSESSMENT_WEIGHT) * required
-    return np.where(np.isnan(required), observed, blended)
+def _estimates(
+    comp: pd.DataFrame,
+    ri: np.ndarray,
+    ki: np.ndarray,
+    ok: np.ndarray,
+    level: np.ndarray,
+    required: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Level estimate and sd per (person, competency): the view's, else from the point level."""
+    if LEVEL_MEAN in comp.columns and LEVEL_SD in comp.columns:
+        mean = np.full(level.shape, np.nan)
+        sd = np.full(level.shape, np.nan)
+        mean[ri[ok], ki[ok]] = _column(comp, LEVEL_MEAN)[ok]
+        sd[ri[ok], ki[ok]] = _column(comp, LEVEL_SD)[ok]
+    else:
+        mean = level.copy()
+        sd = np.where(np.isnan(level), np.nan, ASSESSED_SD)
+    prior_mean = np.where(np.isnan(required), UNREQUIRED_PRIOR_MEAN, required)
+    prior_sd = np.where(np.isnan(required), UNREQUIRED_PRIOR_SD, PRIOR_SD)
+    missing = np.isnan(mean) | np.isnan(sd)
+    return np.where(missing, prior_mean, mean), np.where(missing, prior_sd, sd)
+
+
+def _estimate(
+    arrays: MentorPairArrays, person: np.ndarray, competency: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(level estimate, sd) of people in competencies; the unrequired prior when unknown."""
+    if arrays.level_mean.shape[1] == 0 or len(person) == 0:
+        n = len(person)
+        return np.full(n, UNREQUIRED_PRIOR_MEAN), np.full(n, UNREQUIRED_PRIOR_SD)
+    known = competency >= 0
+    k = np.where(known, competency, 0)
+    mean = np.where(known, arrays.level_mean[person, k], UNREQUIRED_PRIOR_MEAN)
+    sd = np.where(known, arrays.level_sd[person, k], UNREQUIRED_PRIOR_SD)
+    return mean, sd
+
+
+def lead_estimate(
+    arrays: MentorPairArrays, mentee: np.ndarray, mentor: np.ndarray, competency: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(expected lead, its sd, P(mentor truly above mentee)) in the focus competency."""
+    mentor_mean, mentor_sd = _estimate(arrays, np.asarray(mentor), np.asarray(competency))
+    mentee_mean, mentee_sd = _estimate(arrays, np.asarray(mentee), np.asarray(competency))
+    lead = mentor_mean - mentee_mean
+    sd = np.sqrt(mentor_sd**2 + mentee_sd**2)
+    return lead, sd, p_above(mentor_mean, mentor_sd, mentee_mean, mentee_sd)
 
 
 def expected_lead(
     arrays: MentorPairArrays, mentee: np.ndarray, mentor: np.ndarray, competency: np.ndarray
 ) -> np.ndarray:
-    """Mentor's minus mentee's estimated level in the focus competency (see module doc).
+    """Mentor's minus mentee's estimated level in the focus competency (see module doc)."""
+    return lead_estimate(arrays, mentee, mentor, competency)[0]
 
-    NaN where the mentor was never assessed in it and their position does not require it.
-    """
-    mentor_level, mentor_required = _levels(arrays, np.asarray(mentor), np.asarray(competency))
-    mentee_level, mentee_required = _levels(arrays, np.asarray(mentee), np.asarray(competency))
-    mentor_est = _estimated_level(mentor_level, mentor_required)
-    mentor_est[np.isnan(mentor_level) & np.isnan(mentor_required)] = np.nan
-    return mentor_est - _estimated_level(mentee_level, mentee_required)
+
+def headroom(lead: np.ndarray, p_ahead: np.ndarray) -> np.ndarray:
+    """What a mentor has to pass on: P(ahead) x saturating expected lead (see module doc)."""
+    lead = np.maximum(np.nan_to_num(np.asarray(lead, dtype=np.float64), nan=0.0), 0.0)
+    return np.asarray(p_ahead, dtype=np.float64) * (1.0 - np.exp(-lead / HEADROOM_SCALE))
 
 
 def pair_matrix(
@@ -230,10 +297,12 @@ def pair_matrix(
     same_category = (arrays.category[mentee] == arrays.category[mentor]) & (
         arrays.category[mentee] >= 0
     )
+    lead, lead_sd, p_ahead = lead_estimate(arrays, mentee, mentor, competency)
+    mentor_mean, _ = _estimate(arrays, mentor, competency)
     return np.column_stack(
         [
             mentor_level - mentee_from,
-            expected_lead(arrays, mentee, mentor, competency),
+            lead,
             mentor_level - required,
             gap,
             assessed.astype(np.float64),
@@ -248,6 +317,11 @@ def pair_matrix(
             arrays.tenure[mentor] - arrays.tenure[mentee],
             arrays.skp[mentor],
             arrays.completion[mentee],
+            lead_sd,
+            p_ahead,
+            headroom(lead, p_ahead),
+            mentor_mean,
+            arrays.effect[mentor],
         ]
     ).reshape(len(mentee), len(MENTOR_PAIR_FEATURES))
 
@@ -320,7 +394,7 @@ def mentorship_examples(
             continue
         X = pair_matrix(arrays, mentee, mentor, comp)
 
-        history = assessment_history(seen, label_cut)
+        history = assessment_history(debiased_tables(seen), label_cut)
         keys = history.encode(ms[c.MENTEE_NIP], ms[c.COMPETENCY_ID])
         ended = ms[c.END_DATE].notna().to_numpy()
         keys = np.where(ended, keys, -1)

@@ -7,8 +7,9 @@ proposed as a mentor in a competency with no evidence.
 
 Track record (per mentor, over mentorships ended by `as_of`): the mean outcome rating and the
 mean level change of mentees in the focus competency (before/after as in
-`features.competency.level_change`), each with its count and shrunk toward the global mean
-with `prior_strength` pseudo-mentorships. Load counts mentorships ongoing at `as_of`.
+`features.competency.level_change`, on method-debiased assessments), each with its count and
+shrunk toward the global mean with `prior_strength` pseudo-mentorships. Load counts
+mentorships ongoing at `as_of`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from features.competency import (
     level_change,
 )
 from features.evaluation import smoothed_rate
+from features.level_estimates import debiased_tables, saturating_headroom
 
 # --- feature column names -----------------------------------------------------------------
 STRENGTH = "strength"
@@ -42,6 +44,9 @@ N_MENTEE_CHANGE = "n_mentee_change"
 MENTEE_CHANGE_MEAN = "mentee_change_mean"
 MENTEE_CHANGE_SHRUNK = "mentee_change_shrunk"
 CURRENT_LOAD = "current_load"
+#: The mentor's effect: mentee gain per unit of headroom, least squares over their past
+#: mentees, shrunk toward the pool with `prior_strength` pseudo-mentorships.
+MENTEE_GAIN_PER_HEADROOM = "mentee_gain_per_headroom"
 N_ENDED_IN_COMPETENCY = "n_mentorships_ended_in_competency"
 
 STATS_COLUMNS = (
@@ -54,6 +59,7 @@ STATS_COLUMNS = (
     MENTEE_CHANGE_MEAN,
     MENTEE_CHANGE_SHRUNK,
     CURRENT_LOAD,
+    MENTEE_GAIN_PER_HEADROOM,
 )
 
 
@@ -83,16 +89,33 @@ def mentor_stats(
     outcome_sum = np.bincount(mentor[rated], outcome[rated], minlength=n_emp)
     outcome_prior = outcome[rated].mean() if rated.any() else np.nan
 
-    keys = history.encode(mentorships[c.MENTEE_NIP], mentorships[c.COMPETENCY_ID])
+    # mentee level changes are read from method-debiased assessments (features.level_estimates)
+    debiased = assessment_history(debiased_tables(t), t.as_of)
+    keys = debiased.encode(mentorships[c.MENTEE_NIP], mentorships[c.COMPETENCY_ID])
     with_change = ok & ended & (keys >= 0)
-    change = level_change(
-        history,
+    start_day = days_since_epoch(mentorships[c.START_DATE])[with_change]
+    changes = level_change(
+        debiased,
         keys[with_change],
-        days_since_epoch(mentorships[c.START_DATE])[with_change],
+        start_day,
         days_since_epoch(mentorships[c.END_DATE])[with_change],
         window_days=window_days,
-    )["change"].to_numpy()
+    )
+    change = changes["change"].to_numpy()
     observed = ~np.isnan(change)
+    # the mentor's lead at the start (last readings on or before it) gives each gain its headroom
+    mentor_keys = debiased.encode(mentorships[c.MENTOR_NIP], mentorships[c.COMPETENCY_ID])
+    mentor_before = level_change(
+        debiased, mentor_keys[with_change], start_day, start_day, window_days=None
+    )["level_before"].to_numpy()
+    room = saturating_headroom(mentor_before - changes["level_before"].to_numpy())
+    room = np.where(np.isnan(room), np.nanmean(room) if (~np.isnan(room)).any() else 0.5, room)
+    gain_x_room = np.bincount(
+        mentor[with_change][observed], change[observed] * room[observed], minlength=n_emp
+    )
+    room_sq = np.bincount(mentor[with_change][observed], room[observed] ** 2, minlength=n_emp)
+    pool_effect = gain_x_room.sum() / room_sq.sum() if room_sq.sum() > 0 else np.nan
+    pseudo = prior_strength * (room_sq.sum() / max(int(observed.sum()), 1))
     changed_mentor = mentor[with_change][observed]
     n_change = np.bincount(changed_mentor, minlength=n_emp)
     change_sum = np.bincount(changed_mentor, change[observed], minlength=n_emp)
@@ -113,6 +136,7 @@ def mentor_stats(
                     change_sum, n_change, change_prior, prior_strength
                 ),
                 CURRENT_LOAD: np.bincount(mentor[ok & ~ended], minlength=n_emp),
+                MENTEE_GAIN_PER_HEADROOM: (gain_x_room + pseudo * pool_effect) / (room_sq + pseudo),
             }
         )
     active = employees[c.ACTIVE].to_numpy(dtype=bool)

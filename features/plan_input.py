@@ -19,6 +19,7 @@ from features import columns as c
 from features.as_of import AsOfLike, tables_as_of
 from features.build import FeatureSet
 from features.competency import CURRENT_LEVEL, GAP, REQUIRED, STALENESS_DAYS, WEIGHTED_GAP
+from features.level_estimates import LEVEL_MEAN, LEVEL_SD, level_estimates
 from features.mentor_vectors import STATS_COLUMNS
 
 COMPETENCIES_JSON = "competencies_json"
@@ -33,8 +34,12 @@ _COMP_FIELDS = (
     (GAP, "gap"),
     (WEIGHTED_GAP, "wgap"),
     (STALENESS_DAYS, "stale"),
+    (LEVEL_MEAN, "lm"),
+    (LEVEL_SD, "lsd"),
 )
 COMPETENCY_VIEW_COLUMNS = (c.NIP,) + tuple(name for name, _ in _COMP_FIELDS)
+#: View columns computed here rather than taken from the feature set.
+_ESTIMATED = (LEVEL_MEAN, LEVEL_SD)
 
 
 @dataclass(frozen=True)
@@ -116,7 +121,11 @@ def employee_view(
         for col in stats_cols:
             emp[col] = np.nan
 
-    comp = features.competency[list(COMPETENCY_VIEW_COLUMNS)].copy()
+    taken = [col for col in COMPETENCY_VIEW_COLUMNS if col not in _ESTIMATED]
+    comp = features.competency[taken].copy()
+    estimates = level_estimates(t, t.as_of, comp[[c.NIP, c.COMPETENCY_ID, c.REQUIRED_LEVEL]])
+    for col in _ESTIMATED:  # rounded as the wire format carries them: same pairs either way
+        comp[col] = np.round(estimates[col].to_numpy(dtype=np.float64), 6)
     comp[REQUIRED] = features.competency[REQUIRED].to_numpy(dtype=bool)
     enr = t[c.ENROLLMENTS]
     active = pd.Index(emp[c.NIP])
@@ -192,7 +201,7 @@ def from_plan_input(frame: pd.DataFrame) -> EmployeeView:
     comp_rows = []
     for nip, text in zip(nips, frame[COMPETENCIES_JSON], strict=True):
         for rec in json.loads(text):
-            comp_rows.append((nip, *[rec[short] for _, short in _COMP_FIELDS]))
+            comp_rows.append((nip, *[rec.get(short) for _, short in _COMP_FIELDS]))
     competency = pd.DataFrame(comp_rows, columns=list(COMPETENCY_VIEW_COLUMNS))
     for name, _ in _COMP_FIELDS[1:]:
         competency[name] = competency[name].astype(np.float64)

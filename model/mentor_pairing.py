@@ -28,7 +28,7 @@ import pandas as pd
 from features import columns as c
 from features import mentor_vectors as mv
 from features.competency import CURRENT_LEVEL, GAP, WEIGHTED_GAP
-from features.mentor_pair_features import MentorPairArrays, expected_lead, pair_matrix
+from features.mentor_pair_features import MentorPairArrays, headroom, lead_estimate, pair_matrix
 from features.plan_input import EmployeeView
 from model.assignment import BENEFIT, DEFAULT_CAPACITY, assign, greedy_assign
 from model.mentor_eligibility import (
@@ -38,10 +38,12 @@ from model.mentor_eligibility import (
     SAME_UNIT,
     eligible_pairs,
 )
-from model.mentor_scorer import DEFAULT_OUTCOME, EFFECT_FLOOR, LEAD_FLOOR, MentorPairScorer
+from model.mentor_scorer import DEFAULT_GAIN, EFFECT_FLOOR, MIN_CONFIDENCE, MentorPairScorer
 from model.reasons import mentor_pair
 
 SCORE = "score"
+#: P(the mentor's level is truly above the mentee's) of a candidate pair.
+P_AHEAD = "p_ahead"
 REASON_ID = "reason_id"
 REASON_EN = "reason_en"
 RANK = "rank"
@@ -137,26 +139,22 @@ def _scores(
     return out
 
 
-def _rule_prescore(
-    arrays: MentorPairArrays, scorer: MentorPairScorer
-) -> Callable[[pd.DataFrame], np.ndarray]:
-    """Cheap pruning score: the fallback rule's benefit (headroom x past-outcome effect).
+def _rule_prescore(arrays: MentorPairArrays) -> Callable[[pd.DataFrame], np.ndarray]:
+    """Cheap pruning score: the track-record rule (headroom x the mentor's shrunk effect).
 
-    Many mentors tie on it (capped headroom, no track record). A tiny pair-specific jitter
-    spreads the ties over mentors instead of handing every mentee the same lowest NIPs (the
-    oldest employees, as an NIP starts with the birth date).
+    Many mentors tie on it (no track record). A tiny pair-specific jitter spreads the ties
+    over mentors instead of handing every mentee the same lowest NIPs (the oldest employees,
+    as an NIP starts with the birth date).
     """
-    past = np.where(np.isnan(arrays.outcome), DEFAULT_OUTCOME, arrays.outcome)
-    span = c.MAX_LEVEL_VALUE - c.MIN_LEVEL_VALUE
-    effect = np.clip((past - c.MIN_LEVEL_VALUE) / span, EFFECT_FLOOR, 1.0)
+    record = np.where(np.isnan(arrays.effect), DEFAULT_GAIN, arrays.effect)
+    effect = np.maximum(record, EFFECT_FLOOR)
 
     def score(candidates: pd.DataFrame) -> np.ndarray:
         mentee, mentor, comp = arrays.indices(
             candidates[c.MENTEE_NIP], candidates[c.MENTOR_NIP], candidates[c.COMPETENCY_ID]
         )
-        lead = expected_lead(arrays, mentee, mentor, comp)
-        headroom = np.clip(np.nan_to_num(lead, nan=LEAD_FLOOR), LEAD_FLOOR, scorer.lead_cap)
-        return headroom * effect[mentor] + 1e-9 * _pair_hash(mentee, mentor)
+        lead, _, p_ahead = lead_estimate(arrays, mentee, mentor, comp)
+        return headroom(lead, p_ahead) * effect[mentor] + 1e-9 * _pair_hash(mentee, mentor)
 
     return score
 
@@ -180,12 +178,15 @@ def candidate_pairs(
     unit_scope: Mapping[str, Iterable[str]] | None = None,
     top_n: int | None = None,
     arrays: MentorPairArrays | None = None,
+    min_confidence: float = MIN_CONFIDENCE,
 ) -> pd.DataFrame:
     """Eligible pairs (`model.mentor_eligibility.CANDIDATE_COLUMNS`) with the scorer's BENEFIT.
 
+    Beyond the hard rules, a mentor must be above the mentee with probability at least
+    `min_confidence` given the uncertainty of both level estimates (`P_AHEAD` column).
     `mentees` defaults to `select_mentees(view, units=units)`. With `top_n`, each mentee keeps
-    its `top_n` best candidates by the cheap fallback rule before the scorer runs (a bound on
-    work at city scale; `None` scores every eligible pair).
+    its `top_n` best candidates by the cheap track-record rule before the scorer runs (a bound
+    on work at city scale; `None` scores every eligible pair).
     """
     if mentees is None:
         mentees = select_mentees(view, units=units)
@@ -200,10 +201,32 @@ def candidate_pairs(
         unit_scope=unit_scope,
         exclude_supervisor=exclude_supervisor,
         top_n=top_n,
-        pre_score=_rule_prescore(arrays, scorer),
+        pre_score=_confident_prescore(arrays, min_confidence),
     )
+    idx = arrays.indices(
+        candidates[c.MENTEE_NIP], candidates[c.MENTOR_NIP], candidates[c.COMPETENCY_ID]
+    )
+    p_ahead = lead_estimate(arrays, *idx)[2]
+    candidates = candidates.loc[p_ahead >= min_confidence].reset_index(drop=True)
+    candidates[P_AHEAD] = p_ahead[p_ahead >= min_confidence]
     candidates[BENEFIT] = _scores(arrays, scorer, candidates)
     return candidates
+
+
+def _confident_prescore(
+    arrays: MentorPairArrays, min_confidence: float
+) -> Callable[[pd.DataFrame], np.ndarray]:
+    """The pruning score, with pairs below `min_confidence` last (they are dropped anyway)."""
+    rule = _rule_prescore(arrays)
+
+    def score(candidates: pd.DataFrame) -> np.ndarray:
+        idx = arrays.indices(
+            candidates[c.MENTEE_NIP], candidates[c.MENTOR_NIP], candidates[c.COMPETENCY_ID]
+        )
+        sure = lead_estimate(arrays, *idx)[2] >= min_confidence
+        return np.where(sure, rule(candidates), -1.0)
+
+    return score
 
 
 def remaining_capacity(
@@ -480,6 +503,12 @@ def _no_pairs() -> pd.DataFrame:
     )
 
 
+def _p_ahead(chosen: pd.DataFrame) -> np.ndarray:
+    if P_AHEAD not in chosen.columns:
+        return np.full(len(chosen), np.nan)
+    return chosen[P_AHEAD].to_numpy(dtype=np.float64)
+
+
 def _with_reasons(chosen: pd.DataFrame, competency_names: Mapping[str, str] | None) -> pd.DataFrame:
     """`PAIRING_COLUMNS` from chosen candidate rows: score = benefit, plus the reason texts."""
     names = competency_names or {}
@@ -490,13 +519,15 @@ def _with_reasons(chosen: pd.DataFrame, competency_names: Mapping[str, str] | No
             mentee_level,
             required,
             same_unit=bool(same),
+            confidence=None if np.isnan(p) else float(p),
         )
-        for comp, mentor_level, mentee_level, required, same in zip(
+        for comp, mentor_level, mentee_level, required, same, p in zip(
             chosen[c.COMPETENCY_ID],
             chosen[MENTOR_LEVEL].to_numpy(dtype=np.float64),
             chosen[MENTEE_LEVEL].to_numpy(dtype=np.float64),
             chosen[c.REQUIRED_LEVEL].to_numpy(dtype=np.float64),
             chosen[SAME_UNIT].to_numpy(dtype=bool),
+            _p_ahead(chosen),
             strict=True,
         )
     ]

@@ -96,6 +96,17 @@ TEMPLATES = MappingProxyType(
             " are completed more often (blended, coaching, mentoring, short courses) for"
             " {adapted} course(s); the manager is encouraged to discuss the plan in person.",
         ),
+        "mentor_sure": (
+            "Hampir pasti level mentor di atas level mentee (peluang {percent}% menurut"
+            " riwayat asesmen keduanya).",
+            "The mentor is almost certainly above the mentee's level ({percent}% by both"
+            " assessment records).",
+        ),
+        "mentor_likely": (
+            "Kemungkinan besar level mentor di atas level mentee (peluang {percent}%;"
+            " asesmen masih sedikit atau sudah lama).",
+            "The mentor is probably above the mentee's level ({percent}%; few or old assessments).",
+        ),
         "same_unit": ("Satu unit kerja.", "Same unit."),
         "other_unit": ("Dari unit kerja lain.", "From another unit."),
     }
@@ -209,8 +220,10 @@ def mentor_pair(
     required_level: float | None = None,
     *,
     same_unit: bool | None = None,
+    confidence: float | None = None,
 ) -> Reason:
-    """Why a mentor fits a mentee in `competency`: the two levels, the requirement, the unit."""
+    """Why a mentor fits a mentee in `competency`: the two levels, the requirement, the unit,
+    and how sure it is that the mentor is really ahead (`confidence`, a probability)."""
     mentor = format_level(mentor_level)
     if _is_missing(required_level):
         reason = render(
@@ -234,9 +247,20 @@ def mentor_pair(
             mentee=format_level(mentee_level),
             required=format_level(required_level),
         )
-    if same_unit is None:
-        return reason
-    return combine((reason, render("same_unit" if same_unit else "other_unit")))
+    parts = [reason]
+    if confidence is not None:
+        parts.append(mentor_confidence(confidence))
+    if same_unit is not None:
+        parts.append(render("same_unit" if same_unit else "other_unit"))
+    return parts[0] if len(parts) == 1 else combine(parts)
+
+
+def mentor_confidence(probability: float) -> Reason:
+    """How sure the pairing is that the mentor's real level is above the mentee's."""
+    percent = min(int(math.floor(100 * probability)), 99)
+    if probability >= 0.97:
+        return render("mentor_sure", percent=percent)
+    return render("mentor_likely", percent=percent)
 
 
 def risk_plan_note(risk: float, adapted: int) -> tuple[str, str]:

@@ -297,10 +297,27 @@ def test_popular_courses_are_not_the_effective_ones(big):
     assert frame.corr(method="spearman").iloc[0, 1] < 0.2
 
 
-def test_mentor_quality_shows_in_outcomes(big):
+def test_ratings_follow_rapport_more_than_mentor_skill(big):
+    """Satisfaction is not learning: ratings are only loosely tied to the hidden skill."""
     ms = big.tables[c.MENTORSHIPS].dropna(subset=[c.OUTCOME])
     ms = ms.merge(big.truth[dt.MENTOR_QUALITY], left_on=c.MENTOR_NIP, right_on=c.NIP)
-    assert np.corrcoef(ms[dt.QUALITY], ms[c.OUTCOME].astype(float))[0, 1] > 0.4
+    outcome = ms[c.OUTCOME].astype(float)
+    skill = np.corrcoef(ms[dt.QUALITY], outcome)[0, 1]
+    rapport = np.corrcoef(ms[dt.RAPPORT], outcome)[0, 1]
+    assert 0.05 < skill < 0.4 < rapport
+
+
+def test_mentoring_gain_shows_in_assessments(big):
+    """Mentees of skilled mentors gain more between the baseline and post assessments."""
+    from features.mentor_pair_features import LEVEL_CHANGE, mentorship_examples
+
+    examples = mentorship_examples(big.tables, [pd.Timestamp("2024-09-30")])
+    examples = examples.dropna(subset=[LEVEL_CHANGE])
+    skill = big.truth[dt.MENTOR_QUALITY].set_index(c.NIP)[dt.QUALITY]
+    quality = skill.reindex(examples[c.MENTOR_NIP]).to_numpy()
+    assert len(examples) > 100
+    assert np.corrcoef(quality, examples[LEVEL_CHANGE])[0, 1] > 0.1
+    assert examples[LEVEL_CHANGE].mean() > 0
 
 
 def test_assessments_measure_the_latent_level(big):

@@ -24,3 +24,16 @@ def test_every_variant_is_a_valid_config(name):
 def test_unknown_experiment_is_refused(tmp_path):
     with pytest.raises(KeyError, match="known"):
         run_experiment("nope", TrainConfig(data_dir=tmp_path), Settings(home=tmp_path))
+
+
+def test_mentor_pairing_study_scores_against_the_truth():
+    from experiments.mentor_pairing_study import PAIRINGS, run_one
+
+    row = run_one(400, seed=3)
+    benefit = {p: row[f"{p}_true_benefit"] for p in PAIRINGS}
+    # The optimum on the truth is exact on the same candidates and capacities.
+    assert all(benefit["optimum"] >= v - 1e-6 for v in benefit.values())
+    assert benefit["product"] > 0 and row["optimum_truly_below_share"] == 0.0
+    assert 0 < row["product_share_of_optimum"] <= 1
+    assert row["product_vs_highest_level"] == benefit["product"] / benefit["highest_level"]
+    assert row["scorer"] in ("highest_level", "shrunk_rating", "track_record", "ridge", "hgb")

@@ -210,6 +210,17 @@ def train(
             f"{m.get(f'mentor_highest_level_{kind}_benefit', float('nan')):.1f}, "
             f"random {m.get(f'mentor_random_{kind}_benefit', float('nan')):.1f}"
         )
+    candidates = {
+        k.removeprefix("mentor_candidate_").removesuffix("_heldout_benefit"): v
+        for k, v in m.items()
+        if k.startswith("mentor_candidate_")
+    }
+    if candidates:
+        out.print(
+            "mentor scorer candidates (estimated benefit of their assignments on "
+            f"{int(m.get('mentor_heldout_n_observed', 0))} later mentorships): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in candidates.items())
+        )
     out.print(
         f"run {result.run_id}; model version {result.version or '-'}; "
         f"{'PROMOTED to champion' if result.promoted else 'not promoted'}: {result.gate_reason}; "

@@ -55,8 +55,12 @@ INACTIVE_COURSE_SHARE = 0.10
 #: Expected enrollments per person per quarter (scaled by engagement).
 ENROLL_RATE = 0.65
 ASSESS_RATE = 0.14  # assessment events per person per quarter
-MENTEE_RATE = 0.02  # new mentees per person per quarter
-MENTOR_NEW_PER_QUARTER = 2
+MENTEE_RATE = 0.2  # new mentees per person per quarter
+MENTOR_NEW_PER_QUARTER = 4
+#: Share of mentorships with a baseline assessment of the focus at the start, and with a
+#: post-mentorship assessment after the end (the evaluation a mentoring programme runs).
+MENTORING_BASELINE_SHARE = 0.9
+MENTORING_POST_SHARE = 0.9
 PREREQ_WAIVED = 0.15  # share of enrollments let in without the prerequisite completed
 ON_THE_JOB_GAIN = 0.008  # latent level gained per quarter on required competencies
 
@@ -98,6 +102,9 @@ def generate_demo(
     report("employees", 0.05)
     people = _draw_people(rng, n_employees, org, until)
     traits = _draw_traits(rng, n_employees)
+    mentoring_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    traits.update(dt.draw_mentor_traits(mentoring_rng, n_employees))
+    traits["mentoring_rng"] = mentoring_rng
     report("catalog", 0.15)
     catalog = _draw_catalog(rng, n_courses)
     report("history", 0.2)
@@ -721,13 +728,14 @@ def _simulate_history(rng, people, traits, catalog, req_by_position, years, unti
         ]
     )[people["position"]]
     mode_base = np.array([dt.MODE_BASE_LOGIT[m] for m in c.COURSE_MODES])
-    mentor_quality = traits["mentor_quality"]
 
     out: dict[str, list] = {k: [] for k in ("assess", "enroll", "mentor", "review")}
     taken = np.empty(0, dtype=np.int64)  # person * n_courses + course, sorted
     completed = np.empty(0, dtype=np.int64)
     pending_course = _empty_pending(("person", "course", "due", "noise"))
     pending_mentor = _empty_pending(("mentor", "mentee", "focus", "due", "noise"))
+    mrng = traits["mentoring_rng"]  # mentoring draws its own stream: courses never shift
+    pending_post = _empty_pending(("person", "focus", "due", "day"))
 
     for q in range(n_quarters):
         lo, hi = q_lo[q], q_hi[q]
@@ -800,26 +808,61 @@ def _simulate_history(rng, people, traits, catalog, req_by_position, years, unti
         )
 
         # mentoring: seniors of the same kecamatan guide juniors on their largest gap
+        post_due = pending_post["due"] == q
+        if post_due.any():
+            out["assess"].append(
+                _mentoring_assessments(
+                    mrng,
+                    levels,
+                    pending_post["person"][post_due],
+                    pending_post["focus"][post_due],
+                    pending_post["day"][post_due],
+                )
+            )
+            pending_post = {k: v[~post_due] for k, v in pending_post.items()}
         mentorships = _draw_mentorships(
-            rng, people, traits, levels, required, present, lo, hi, until_day
+            mrng, people, traits, levels, required, present, lo, hi, until_day
         )
         if mentorships is not None:
             out["mentor"].append(mentorships)
+            base = mrng.random(len(mentorships["mentee"])) < MENTORING_BASELINE_SHARE
+            out["assess"].append(
+                _mentoring_assessments(
+                    mrng,
+                    levels,
+                    mentorships["mentee"][base],
+                    mentorships["focus"][base],
+                    mentorships["start"][base],
+                )
+            )
             ended = mentorships["end"] != _NAT
+            due = np.searchsorted(q_hi, mentorships["end"][ended])
             pending_mentor = _append_pending(
                 pending_mentor,
                 mentor=mentorships["mentor"][ended],
                 mentee=mentorships["mentee"][ended],
                 focus=mentorships["focus"][ended],
-                due=np.searchsorted(q_hi, mentorships["end"][ended]),
-                noise=rng.lognormal(-0.045, 0.3, int(ended.sum())),
+                due=due,
+                noise=mrng.lognormal(-0.045, 0.3, int(ended.sum())),
+            )
+            # the post-mentorship assessment comes a few weeks after the end (its gain is in)
+            post_day = mentorships["end"][ended] + mrng.integers(14, 60, int(ended.sum()))
+            post = (
+                (mrng.random(int(ended.sum())) < MENTORING_POST_SHARE)
+                & (post_day <= until_day)
+                & (post_day < people["left_day"][mentorships["mentee"][ended]])
+            )
+            pending_post = _append_pending(
+                pending_post,
+                person=mentorships["mentee"][ended][post],
+                focus=mentorships["focus"][ended][post],
+                due=np.maximum(np.searchsorted(q_hi, post_day[post]), due[post] + 1),
+                day=post_day[post],
             )
 
         # quarter end: gains of what finished, on-the-job drift, SKP at year end
         pending_course = _apply_course_gains(levels, pending_course, q, catalog, learning_rate)
-        pending_mentor = _apply_mentor_gains(
-            levels, pending_mentor, q, mentor_quality, learning_rate
-        )
+        pending_mentor = _apply_mentor_gains(levels, pending_mentor, q, traits, learning_rate)
         levels += ON_THE_JOB_GAIN * (is_required & present[:, None])
         np.clip(levels, 1.0, 5.0, out=levels)
         year_end = np.datetime64(int(hi), "D").astype(object)
@@ -930,12 +973,7 @@ def _duration_days(rng, mode: np.ndarray, hours: np.ndarray) -> np.ndarray:
 def _draw_mentorships(rng, people, traits, levels, required, present, lo, hi, until_day):
     n = people["n"]
     mentee = np.flatnonzero(present & (people["service"] > 0.5) & (rng.random(n) < MENTEE_RATE))
-    pool = np.flatnonzero(
-        present
-        & (people["gol_rank"] >= 10)
-        & (people["service"] >= 5)
-        & (people["left_day"] > hi + 200)
-    )
+    pool = np.flatnonzero(present & (people["service"] >= 1) & (people["left_day"] > hi + 200))
     if len(mentee) == 0 or len(pool) == 0:
         return None
     gap = np.where(required[mentee] > 0, required[mentee] - levels[mentee], -9.0)
@@ -945,12 +983,18 @@ def _draw_mentorships(rng, people, traits, levels, required, present, lo, hi, un
     block = people["block"][mentee]
     first = np.searchsorted(pool_block, block, "left")
     size = np.searchsorted(pool_block, block, "right") - first
+    # some seniors are asked again and again (propensity), independently of their skill
+    cum = np.cumsum(traits["mentor_propensity"][pool])
+    before = np.r_[0.0, cum][first]
+    total = np.r_[0.0, cum][first + size] - before
     mentor = np.full(len(mentee), -1, dtype=np.int64)
-    for _ in range(6):  # a few redraws for mentees whose candidate did not fit
+    for _ in range(10):  # a few redraws for mentees whose candidate did not fit
         todo = np.flatnonzero((mentor < 0) & (size > 0))
         if len(todo) == 0:
             break
-        cand = pool[first[todo] + np.floor(rng.random(len(todo)) * size[todo]).astype(np.int64)]
+        draw = before[todo] + rng.random(len(todo)) * total[todo]
+        at = np.clip(np.searchsorted(cum, draw, "right"), first[todo], first[todo] + size[todo] - 1)
+        cand = pool[at]
         me = mentee[todo]
         fits = (
             (cand != me)
@@ -973,14 +1017,10 @@ def _draw_mentorships(rng, people, traits, levels, required, present, lo, hi, un
     last = np.minimum(people["left_day"][mentor], people["left_day"][mentee]) - 1
     end = np.minimum(end, last)
     valid = end > start
-    quality = traits["mentor_quality"][mentor]
-    outcome = np.clip(
-        np.round(
-            1.2 + 3.2 * quality + 0.35 * traits["engagement"][mentee] + 0.6 * rng.standard_normal(k)
-        ),
-        1,
-        5,
-    ).astype(np.int64)
+    outcome = dt.mentoring_rating(
+        rng, traits["mentor_quality"][mentor], traits["mentor_rapport"][mentor],
+        traits["engagement"][mentee],
+    )  # fmt: skip
     ongoing = end > until_day  # still running at the end of the history
     return {
         "mentor": mentor[valid],
@@ -1032,13 +1072,34 @@ def _apply_course_gains(levels, pending, q, catalog, learning_rate):
     return {key: value[~due] for key, value in pending.items()}
 
 
-def _apply_mentor_gains(levels, pending, q, mentor_quality, learning_rate):
+def _apply_mentor_gains(levels, pending, q, traits, learning_rate):
     due = pending["due"] == q
     mentor, mentee, focus = pending["mentor"][due], pending["mentee"][due], pending["focus"][due]
-    lead = np.clip(levels[mentor, focus] - levels[mentee, focus], 0.2, 1.5)
-    gain = (0.08 + 0.45 * mentor_quality[mentor]) * learning_rate[mentee] * lead
+    gain = dt.mentor_gain(
+        traits["mentor_quality"][mentor],
+        learning_rate[mentee],
+        levels[mentor, focus] - levels[mentee, focus],
+    )
     np.add.at(levels, (mentee, focus), gain * pending["noise"][due])
     return {key: value[~due] for key, value in pending.items()}
+
+
+def _mentoring_assessments(rng, levels, person, focus, day):
+    """Assessments of mentees in their focus (baseline or post-mentorship), as `out["assess"]`.
+
+    Technical competencies are tested (uji kompetensi), the others by an assessment centre or
+    a 360-degree review; a quarter are self-assessments (mandiri), biased upward.
+    """
+    technical = np.array([kind == "teknis" for _, _, kind in cat.COMPETENCIES])[focus]
+    u = rng.random(len(person))
+    method = np.where(u < 0.7, 2, np.where(technical, 1, 0))
+    method = np.where(rng.random(len(person)) < 0.1, 3, method)
+    bias = np.array([v[1] for v in _METHODS.values()])[method]
+    noise = np.array([v[2] for v in _METHODS.values()])[method]
+    step = np.array([v[3] for v in _METHODS.values()])[method]
+    measured = levels[person, focus] + bias + noise * rng.standard_normal(len(person))
+    measured = np.clip(np.round(measured / step) * step, 1.0, 5.0)
+    return (person, focus, np.round(measured, 2), np.asarray(day, dtype=np.int64), method)
 
 
 def _empty_pending(keys) -> dict:
@@ -1186,7 +1247,11 @@ def _truth_frames(nip: pa.Array, traits: dict, catalog: dict, levels: np.ndarray
         }
     )
     mentor_quality = pd.DataFrame(
-        {c.NIP: _take(nip, all_people), dt.QUALITY: np.round(traits["mentor_quality"], 4)}
+        {
+            c.NIP: _take(nip, all_people),
+            dt.QUALITY: np.round(traits["mentor_quality"], 4),
+            dt.RAPPORT: np.round(traits["mentor_rapport"], 4),
+        }
     )
     true_levels = pd.DataFrame(
         {

@@ -31,6 +31,7 @@ FORMAT_PREFERENCE = "format_preference"
 LEARNING_RATE = "learning_rate"
 ABILITY = "ability"
 QUALITY = "quality"
+RAPPORT = "rapport"
 TRUE_LEVEL = "true_level"
 P_COMPLETE = "p_complete"
 GAIN_IF_COMPLETED = "gain_if_completed"
@@ -276,23 +277,81 @@ def _required_levels(tables: Mapping[str, pd.DataFrame], nips: pd.Index, comps: 
     return np.where((pos >= 0)[:, None], by_position[np.maximum(pos, 0)], 0.0)
 
 
+# --- mentoring ----------------------------------------------------------------------------------
+#: Expected gain (levels) of a mentorship with an average mentor, mentee and a long lead.
+MENTOR_GAIN_SCALE = 0.5
+#: Diminishing returns in the lead: a lead of LEAD_SCALE levels passes on 63% of what a very
+#: large lead would; a mentor who is not ahead passes on nothing.
+LEAD_SCALE = 0.5
+#: Mentor skill is lognormal (mean about 1): a few seniors are excellent mentors, many modest.
+SKILL_SIGMA = 1.0
+
+
+#: How much a senior's reputation as a mentor (how often they are asked) follows their skill.
+REPUTATION_WEIGHT = 0.5
+
+
+def draw_mentor_traits(rng: np.random.Generator, n: int) -> dict:
+    """Hidden mentoring traits: skill (what mentees learn), rapport (what they rate, independent
+    of skill), and the propensity to be asked to mentor (partly reputation: good mentors are
+    asked again, `REPUTATION_WEIGHT`)."""
+    z_skill = rng.standard_normal(n)
+    spread = np.sqrt(1.0 - REPUTATION_WEIGHT**2)
+    return {
+        "mentor_quality": np.exp(-0.5 * SKILL_SIGMA**2 + SKILL_SIGMA * z_skill),
+        "mentor_rapport": rng.standard_normal(n),
+        "mentor_propensity": np.exp(
+            0.7 * (REPUTATION_WEIGHT * z_skill + spread * rng.standard_normal(n))
+        ),
+    }
+
+
+def mentor_gain(skill: np.ndarray, learning_rate: np.ndarray, lead: np.ndarray) -> np.ndarray:
+    """Expected level gain of a mentee: skill x learning rate x saturating true lead."""
+    lead = np.maximum(np.asarray(lead, dtype=float), 0.0)
+    return MENTOR_GAIN_SCALE * skill * learning_rate * (1.0 - np.exp(-lead / LEAD_SCALE))
+
+
+def mentoring_rating(
+    rng: np.random.Generator, skill: np.ndarray, rapport: np.ndarray, engagement: np.ndarray
+) -> np.ndarray:
+    """Outcome rating 1..5: mostly rapport, the mentee's engagement and noise; skill only a
+    little (satisfaction is not learning)."""
+    raw = (
+        2.9
+        + 0.25 * (skill - 1.0)
+        + 0.7 * rapport
+        + 0.35 * engagement
+        + 0.8 * rng.standard_normal(len(skill))
+    )
+    return np.clip(np.round(raw), 1, 5).astype(np.int64)
+
+
 def expected_mentor_gain(truth: Mapping[str, pd.DataFrame], pairs: pd.DataFrame) -> np.ndarray:
     """Expected level gain of (mentee_nip, mentor_nip, competency_id) pairs, hidden truth.
 
-    Mirrors `demo_data._apply_mentor_gains`: (0.08 + 0.45 x mentor quality) x mentee learning
-    rate x the true lead clipped to [0.2, 1.5], at the end of the history.
+    Mirrors `demo_data._apply_mentor_gains` (`mentor_gain` at the true levels at the end of
+    the history).
     """
     quality = truth[MENTOR_QUALITY].set_index(c.NIP)[QUALITY]
     rate = truth[PERSON_TRAITS].set_index(c.NIP)[LEARNING_RATE]
     level = truth[TRUE_LEVELS].set_index([c.NIP, c.COMPETENCY_ID])[TRUE_LEVEL]
+    return mentor_gain(
+        quality.reindex(pairs[c.MENTOR_NIP]).to_numpy(),
+        rate.reindex(pairs[c.MENTEE_NIP]).to_numpy(),
+        true_lead(truth, pairs, level),
+    )
+
+
+def true_lead(
+    truth: Mapping[str, pd.DataFrame], pairs: pd.DataFrame, level: pd.Series | None = None
+) -> np.ndarray:
+    """Mentor's minus mentee's true level in the focus competency of each pair."""
+    if level is None:
+        level = truth[TRUE_LEVELS].set_index([c.NIP, c.COMPETENCY_ID])[TRUE_LEVEL]
 
     def true_level(col: str) -> np.ndarray:
         keys = pd.MultiIndex.from_arrays([pairs[col], pairs[c.COMPETENCY_ID]])
         return level.reindex(keys).to_numpy()
 
-    lead = np.clip(true_level(c.MENTOR_NIP) - true_level(c.MENTEE_NIP), 0.2, 1.5)
-    return (
-        (0.08 + 0.45 * quality.reindex(pairs[c.MENTOR_NIP]).to_numpy())
-        * rate.reindex(pairs[c.MENTEE_NIP]).to_numpy()
-        * lead
-    )
+    return true_level(c.MENTOR_NIP) - true_level(c.MENTEE_NIP)

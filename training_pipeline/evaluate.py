@@ -186,6 +186,9 @@ def mentor_pairing_report(
             from training_pipeline.demo_truth import expected_mentor_gain
 
             out[f"{name}_true_benefit"] = float(np.nansum(expected_mentor_gain(truth, pairs)))
+            from training_pipeline.demo_truth import true_lead
+
+            out[f"{name}_truly_below_share"] = float((true_lead(truth, pairs) <= 0).mean())
     return out
 
 

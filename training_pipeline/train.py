@@ -399,6 +399,7 @@ def run_training(
 
     comparison = _comparison_table(ranking_rows, plan_rows)
     metrics = _flat_metrics(comparison, risk_metrics, mentor_metrics)
+    metrics.update(mentor_selection_metrics(planner.mentor_scorer))
 
     _step(progress, "logging to MLflow")
     tracking.configure(settings)
@@ -426,6 +427,8 @@ def run_training(
         "gate_metric": config.gate_metric,
         "gate_tolerance": config.gate_tolerance,
         "mentor_fallback": getattr(planner.mentor_scorer, "fallback_reason_", None) or "none",
+        "mentor_scorer": getattr(planner.mentor_scorer, "model_name_", None) or "none",
+        "mentor_selection": (getattr(planner.mentor_scorer, "selection_reason_", "") or "")[:500],
     }
     version = None
     decision = None
@@ -468,6 +471,31 @@ def _comparison_table(
         row.update(plans.get(name, {}))
         rows.append(pd.Series(row, name=name))
     return pd.DataFrame(rows)
+
+
+def mentor_selection_metrics(scorer: Any) -> dict[str, float]:
+    """Every mentor-scorer candidate's estimated held-out assignment benefit (MLflow metrics).
+
+    `mentor_candidate_<name>_heldout_benefit`, the chosen one's as
+    `mentor_selected_heldout_benefit`, the pairs that really formed as
+    `mentor_heldout_as_happened_benefit` and the observed held-out gains as
+    `mentor_heldout_n_observed`; what was not judged (too little history) is left out.
+    """
+    from model.mentor_scorer import CANDIDATES
+
+    benefit = getattr(scorer, "candidate_benefit_", None) or {}
+    out = {
+        f"mentor_candidate_{name}_heldout_benefit": float(benefit[name])
+        for name in CANDIDATES
+        if np.isfinite(benefit.get(name, np.nan))
+    }
+    for key, name in (("as_happened", "as_happened_benefit"), ("n_holdout", "n_observed")):
+        if np.isfinite(benefit.get(key, np.nan)):
+            out[f"mentor_heldout_{name}"] = float(benefit[key])
+    chosen = benefit.get(getattr(scorer, "model_name_", ""), np.nan)
+    if np.isfinite(chosen):
+        out["mentor_selected_heldout_benefit"] = float(chosen)
+    return out
 
 
 def _flat_metrics(
