@@ -27,6 +27,7 @@ from model.path_builder import (
     build_paths,
     candidates_from_frame,
 )
+from model.plan_rules import course_history
 
 #: Columns of `plan_frame` output (the pyfunc's output): lists as JSON strings.
 PLAN_COLUMNS = (
@@ -238,9 +239,10 @@ class DevelopmentPlanner:
 
 
 def employee_states_from_view(view: EmployeeView) -> list[EmployeeState]:
-    """Path-builder states: required competencies with levels, and courses already taken.
+    """Path-builder states: required competencies with levels, completed and ongoing courses.
 
-    Ongoing courses count as taken: recommending a course someone is attending is noise.
+    Ongoing courses are never recommended again (recommending a course someone is attending is
+    noise), but they do not satisfy a prerequisite: an ongoing course may still be dropped.
     """
     comp = view.competency
     req = comp.loc[comp[REQUIRED].to_numpy(dtype=bool)] if REQUIRED in comp else comp
@@ -257,13 +259,11 @@ def employee_states_from_view(view: EmployeeView) -> list[EmployeeState]:
     ):
         if nip in per:
             per[nip][k] = (None if pd.isna(cur) else float(cur), float(rl))
-    taken: dict[str, set[str]] = {}
-    for frame in (view.completed, view.ongoing):
-        for nip, cid in zip(
-            frame[c.NIP].astype(str).tolist(), frame[c.COURSE_ID].astype(str).tolist(), strict=True
-        ):
-            taken.setdefault(nip, set()).add(cid)
-    return [EmployeeState(nip, g, frozenset(taken.get(nip, ()))) for nip, g in per.items()]
+    completed, ongoing = course_history(view)
+    return [
+        EmployeeState(nip, g, frozenset(completed.get(nip, ())), frozenset(ongoing.get(nip, ())))
+        for nip, g in per.items()
+    ]
 
 
 def gap_lists(view: EmployeeView) -> dict[str, list[dict[str, Any]]]:

@@ -96,6 +96,12 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "Pelatihan yang dipilih tidak ada di katalog atau tidak aktif.",
         "The chosen course is not in the catalog or not active.",
     ),
+    "error_missing_prerequisite": (
+        "Prasyarat pelatihan yang ditambahkan belum selesai (yang masih berjalan belum dihitung) "
+        "dan tidak ada lebih awal di rencana.",
+        "A prerequisite of the added course is not completed (an ongoing one does not count) "
+        "and not earlier in the plan.",
+    ),
     "error_no_changes": (
         "Tidak ada perubahan: tandai pelatihan yang dihapus atau pilih pelatihan yang ditambahkan.",
         "No changes: tick a course to remove or choose a course to add.",

@@ -17,7 +17,7 @@ from features.build import build_features
 from features.io import DatasetError, load_dataset
 from features.plan_input import employee_view, to_plan_input
 from features.settings import Settings
-from model.plan_rules import plan_violations
+from model.plan_rules import course_history, plan_violations
 from training_pipeline import tracking
 from training_pipeline.batch_plan import plan_partitions
 from training_pipeline.cli import app
@@ -128,11 +128,11 @@ def test_batch_plans_break_no_rule(world):
         )
     )
     assert len(plans) == len(view.employees)
-    taken: dict[str, set[str]] = {}
-    for frame in (view.completed, view.ongoing):
-        for nip, cid in zip(frame[c.NIP], frame[c.COURSE_ID], strict=True):
-            taken.setdefault(nip, set()).add(cid)
-    assert plan_violations(plans, planner.catalog, taken, jp_budget=30, mentor_capacity=2) == []
+    completed, ongoing = course_history(view)
+    assert (
+        plan_violations(plans, planner.catalog, completed, ongoing, jp_budget=30, mentor_capacity=2)
+        == []
+    )
     first = plans[0]
     assert set(first) >= {
         "nip", "gaps", "training_path", "total_jp", "mentor", "participation_risk",

@@ -193,12 +193,9 @@ def path_rule_violations(
     paths: pd.DataFrame, view: EmployeeView, catalog: Catalog, jp_budget: int
 ) -> list[str]:
     """`model.plan_rules.plan_violations` on a long paths frame (one row per step)."""
-    from model.plan_rules import plan_violations
+    from model.plan_rules import course_history, plan_violations
 
-    taken: dict[str, set[str]] = {}
-    for frame in (view.completed, view.ongoing):
-        for nip, cid in zip(frame[c.NIP].astype(str), frame[c.COURSE_ID].astype(str), strict=True):
-            taken.setdefault(nip, set()).add(cid)
+    completed, ongoing = course_history(view)
     by_nip: dict[str, list[dict[str, Any]]] = {}
     for record in paths.sort_values([c.NIP, "order"], kind="stable").to_dict("records"):
         by_nip.setdefault(str(record[c.NIP]), []).append(record)
@@ -211,4 +208,4 @@ def path_rule_violations(
         }
         for nip, steps in by_nip.items()
     ]
-    return plan_violations(plans, catalog, taken, jp_budget)
+    return plan_violations(plans, catalog, completed, ongoing, jp_budget)

@@ -121,6 +121,26 @@ def _replay(
     return _public(record)
 
 
+def _check_prerequisites(state: Any, session: Any, nip: str, changes: dict[str, Any]) -> None:
+    """422 when an added course's prerequisite is neither completed nor earlier in the plan."""
+    from serving.pages.plans import fetch_reviews, unmet_prerequisites  # pages import this module
+
+    unmet = unmet_prerequisites(state, nip, fetch_reviews(session, [nip]).get(nip, []), changes)
+    if unmet:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("body", "changes", "add_course_ids"),
+                    "msg": f"course {cid} needs {', '.join(needed)} completed (an ongoing course "
+                    "does not count) or earlier in the plan",
+                    "input": cid,
+                }
+                for cid, needed in unmet.items()
+            ]
+        )
+
+
 @router.post(
     "/{nip}/review",
     response_model=PlanReviewPublic,
@@ -129,6 +149,7 @@ def _replay(
         **ERRORS,
         200: {"model": PlanReviewPublic, "description": "A retry: the review stored earlier."},
         409: {"description": "The request id was used for a different review."},
+        422: {"description": "Invalid body, or an added course whose prerequisites are missing."},
     },
     summary="Approve, reject or change an employee's plan",
 )
@@ -153,6 +174,8 @@ def create_review(
     existing = _find(session, key, request_id)
     if existing is not None:
         return _replay(existing, payload, response)
+    if payload["changes"]:
+        _check_prerequisites(state, session, nip, payload["changes"])
     record = PlanReviewRecord(
         request_id=request_id,
         key_id=key.key_id,
