@@ -243,8 +243,10 @@ def train(
     Evaluates the planner against baselines (popularity, content-only rule, implicit ALS) on
     the year after a cutoff, logs params, metrics, plots and the comparison table to MLflow,
     registers ONE pyfunc model `kompeten-planner`, aliases it `challenger`, and makes it
-    `champion` only if none exists or it is not worse on the gate metric
-    (KOMPETEN_GATE_METRIC, KOMPETEN_GATE_TOLERANCE). A failed run never touches the champion.
+    `champion` only if none exists or it is not worse on the gate metric (KOMPETEN_GATE_METRIC,
+    default the estimated gap closed per employee by the holdout plans, refused only when worse
+    beyond its bootstrap interval or when a plan breaks a rule; KOMPETEN_GATE_TOLERANCE).
+    Prints the decision and why. A failed run never touches the champion.
     """
     from features.io import DatasetError
     from features.settings import get_settings
@@ -283,6 +285,8 @@ def train(
         _dataset_error_exit(exc)
         return
     shown = {
+        "holdout_est_gap_closed_per_employee": "holdout est. gap closed/employee (gate)",
+        "holdout_rule_violations": "rule violations",
         "holdout_ndcg_at_10": "NDCG@10",
         "holdout_recall_at_10": "recall@10",
         "holdout_catalog_coverage": "coverage",
@@ -317,8 +321,12 @@ def train(
             f"random {m.get(f'mentor_random_{kind}_benefit', float('nan')):.1f}"
         )
     out.print(
+        f"gate ({config.gate_metric}): "
+        f"{'PROMOTED to champion' if result.promoted else 'NOT promoted'} because "
+        f"{result.gate_reason}"
+    )
+    out.print(
         f"run {result.run_id}; model version {result.version or '-'}; "
-        f"{'PROMOTED to champion' if result.promoted else 'not promoted'}: {result.gate_reason}; "
         f"{result.timings.get('total', 0):.0f} s"
     )
 

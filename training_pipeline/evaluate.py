@@ -17,9 +17,7 @@ import numpy as np
 import pandas as pd
 
 from features import columns as c
-from features.build import FeatureSet
-from features.competency import GAP
-from features.course_vectors import EFFECT_SHRUNK
+from features.competency import CURRENT_LEVEL, REQUIRED
 from features.plan_input import EmployeeView
 from model import metrics
 from model.path_builder import Catalog, build_paths, candidates_from_frame, paths_to_frame
@@ -122,21 +120,48 @@ def gap_closure_with_truth(
     }
 
 
-def gap_closure_estimated(paths: pd.DataFrame, features: FeatureSet) -> dict[str, float]:
-    """Gap closure per JP estimated from observed course effects (works on real data)."""
-    if paths.empty:
-        return {"est_closure_per_jp": float("nan")}
-    bands = features.course_competencies[[c.COURSE_ID, c.COMPETENCY_ID, EFFECT_SHRUNK]]
-    gains = paths[[c.NIP, c.COURSE_ID]].merge(bands, on=c.COURSE_ID, how="left")
-    gains = gains.rename(columns={EFFECT_SHRUNK: "gain"}).fillna({"gain": 0.0})
-    gaps = features.competency[[c.NIP, c.COMPETENCY_ID, GAP]].rename(columns={GAP: "gap"})
-    gaps = gaps.loc[gaps[c.NIP].isin(pd.Index(paths[c.NIP].unique()))]
-    out = metrics.gap_closure_per_jp(
-        paths[[c.NIP, c.COURSE_ID, c.HOURS_JP]], gains[[c.NIP, c.COMPETENCY_ID, "gain"]], gaps
+def fit_benefit_estimator(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> Any:
+    """`model.benefit.ObservedBenefit` on the outcomes observed by `as_of` (never the truth)."""
+    from features.course_outcomes import (
+        observed_level_changes,
+        resolved_enrollments,
+        untrained_level_changes,
     )
+    from model.benefit import ObservedBenefit
+
+    return ObservedBenefit().fit(
+        observed_level_changes(tables, as_of),
+        resolved_enrollments(tables, as_of),
+        untrained_level_changes(tables, as_of),
+    )
+
+
+def gap_closure_estimated(
+    paths: pd.DataFrame,
+    view: EmployeeView,
+    estimator: Any,
+    bands: pd.DataFrame,
+    *,
+    seed: int = 0,
+    n_boot: int = 1000,
+) -> dict[str, float]:
+    """Estimated gap closed per employee of `view` (bootstrap interval over employees) and per
+    JP, from observed outcomes (`fit_benefit_estimator`): works on real data."""
+    from model.benefit import GAP_CLOSED, closure_summary
+
+    comp = view.competency
+    keep = comp[REQUIRED].to_numpy(dtype=bool) & comp[c.REQUIRED_LEVEL].notna().to_numpy()
+    levels = comp.loc[keep, [c.NIP, c.COMPETENCY_ID, CURRENT_LEVEL, c.REQUIRED_LEVEL]]
+    per = estimator.gap_closure(paths, levels, bands)
+    mean, low, high = metrics.bootstrap_mean_ci(per[GAP_CLOSED], n_boot=n_boot, seed=seed)
+    hours = paths.groupby(c.NIP)[c.HOURS_JP].sum().to_dict() if len(paths) else {}
+    summary = closure_summary(per, hours)
     return {
-        "est_closure_per_jp": out["closure_per_jp"],
-        "est_share_of_gap_closed": out["share_of_gap_closed"],
+        "est_gap_closed_per_employee": mean,
+        "est_gap_closed_ci_low": low,
+        "est_gap_closed_ci_high": high,
+        "est_closure_per_jp": summary["closure_per_jp"],
+        "est_share_of_gap_closed": summary["share_of_gap_closed"],
     }
 
 

@@ -46,7 +46,7 @@ class TrainConfig:
     n_candidates: int = 50
     seed: int = 0
     register: bool = True
-    gate_metric: str = "holdout_ndcg_at_10"
+    gate_metric: str = "holdout_est_gap_closed_per_employee"
     gate_tolerance: float = 0.0
     baselines: tuple[str, ...] = ("popularity", "content", "als")
     ablations: bool = True
@@ -274,6 +274,7 @@ def evaluate_holdout(
     catalog = _active_course_ids(tables)
     rows: dict[str, dict[str, float]] = {}
     rows["planner"] = evaluate.ranking_report(twin.recommender, view_cut, relevant, catalog)
+    fitted: dict[str, Any] = {}
     for name in config.baselines:
         _step(progress, f"holdout: baseline {name}")
         try:
@@ -282,7 +283,12 @@ def evaluate_holdout(
             rows[name] = {"unavailable": 1.0}
             print(f"baseline {name} unavailable: {exc}")
             continue
+        fitted[name] = model
         rows[name] = evaluate.ranking_report(model, view_cut, relevant, catalog)
+    _step(progress, "holdout: estimated gap closure of the plans")
+    holdout_plans = holdout_plan_report(tables, twin, fitted, view_cut, as_of, config)
+    for name, values in holdout_plans.items():
+        rows.setdefault(name, {}).update(values)
     if config.ablations:
         _step(progress, "holdout: ablation without the collaborative part")
         dates = snapshot_dates(earliest_date(tables), cutoff)
@@ -305,6 +311,40 @@ def evaluate_holdout(
             risk_metrics = evaluate.risk_report(y, p, base)
             extra["calibration"] = calibration_table(y, p, n_bins=10)
     return rows, risk_metrics, extra
+
+
+def holdout_plan_report(
+    tables: Mapping[str, pd.DataFrame],
+    twin: Any,
+    baselines: Mapping[str, Any],
+    view_cut: EmployeeView,
+    as_of: pd.Timestamp,
+    config: TrainConfig,
+) -> dict[str, dict[str, float]]:
+    """The gate's evidence: plans made at the cutoff by the twin and the baselines (fitted
+    before it), judged by the gap they are estimated to close.
+
+    The estimate comes from outcomes observed up to `as_of` (`evaluate.fit_benefit_estimator`):
+    the year after the cutoff, which no plan saw, is in it. Reported with a bootstrap interval
+    over employees and the plans' rule violations.
+    """
+    estimator = evaluate.fit_benefit_estimator(tables, as_of)
+    bands = tables[c.COURSE_COMPETENCIES]
+    risks = twin.risks(view_cut)
+    risk_map = {k: float(v) for k, v in risks.items() if pd.notna(v)}
+    scored = {"planner": (twin.recommender.score(view_cut), risk_map)}
+    for name, model in baselines.items():
+        scored[name] = (model.score(view_cut), None)
+    out: dict[str, dict[str, float]] = {}
+    for name, (frame, risk) in scored.items():
+        paths = evaluate.build_baseline_paths(
+            frame, view_cut, twin.catalog, config.jp_budget, config.min_jp, risks=risk
+        )
+        broken = evaluate.path_rule_violations(paths, view_cut, twin.catalog, config.jp_budget)
+        row = evaluate.gap_closure_estimated(paths, view_cut, estimator, bands, seed=config.seed)
+        row["rule_violations"] = float(len(broken))
+        out[name] = row
+    return out
 
 
 def evaluate_plans(
@@ -341,13 +381,15 @@ def evaluate_plans(
             model.score(view), view, planner.catalog, config.jp_budget, config.min_jp
         )
     rows: dict[str, dict[str, float]] = {}
+    estimator = evaluate.fit_benefit_estimator(tables, as_of)
+    bands = tables[c.COURSE_COMPETENCIES]
     for name, frame in paths.items():
         row = evaluate.path_summary(frame, n, config.min_jp)
         broken = evaluate.path_rule_violations(frame, view, planner.catalog, config.jp_budget)
         row["rule_violations"] = float(len(broken))
         if broken:
             print(f"{name}: {len(broken)} plan rule violations, e.g. {broken[:3]}")
-        row.update(evaluate.gap_closure_estimated(frame, fs))
+        row.update(evaluate.gap_closure_estimated(frame, view, estimator, bands, seed=config.seed))
         if truth is not None:
             row.update(evaluate.gap_closure_with_truth(truth, tables, frame))
         rows[name] = row
@@ -558,7 +600,14 @@ def _register(
     # The decision is recorded before any alias moves: aliases are the very last step, so a
     # run that fails anywhere earlier never changes what the service loads.
     tracking.log_dict(decision.as_dict(), "gate_decision.json")
-    tracking.set_tags({"gate.promote": str(decision.promote), "gate.reason": decision.reason})
+    tracking.log_metrics(decision.as_metrics())
+    tracking.set_tags(
+        {
+            "gate.promote": str(decision.promote),
+            "gate.reason": decision.reason,
+            "gate.metric": decision.metric,
+        }
+    )
     tracking.set_alias(name, tracking.CHALLENGER, version.version)
     if decision.promote:
         tracking.set_alias(name, tracking.CHAMPION, version.version)

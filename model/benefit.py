@@ -1,0 +1,281 @@
+"""The gap a set of plans would close, estimated from what was observed (works on real data).
+
+Used to judge any policy's plans (the planner, the content rule, ALS, popularity) the same way
+and to gate promotion, so it is deliberately separate from, and simpler than, the recommender:
+a policy must not be judged by its own model of the world.
+
+Two parts, both fitted on observed outcomes only (`features.course_outcomes`):
+- completion: a logistic model with one coefficient per person and per course (L2-shrunk, so
+  people and courses with little history stay near the average): people differ in how often
+  they finish, courses in how often they are finished (length, format);
+- drift: how a level moves without a course on it (mean change of untrained pairs by the level
+  they started at, in half-level bins): noisy assessments regress to the mean, so a low
+  measured level rises anyway; this is subtracted from every observed change after a course;
+- gain if completed: the mean drift-corrected level change on a (course, competency), by where the
+  participant stood against the course's band (below `min_level`, inside, at or above
+  `target_level`), shrunk in two levels: the band position's mean over all courses, plus the
+  course's own deviation, plus its deviation in that band position, each with `prior_strength`
+  pseudo-observations. Negative estimates count as no gain.
+
+A plan is walked step by step like a person would: each course moves the level by P(complete)
+x gain, so a later course meets the level earlier ones left; the gap closed is the drop of
+sum(max(0, required - level)) over the position's competencies. Observational level changes
+include whatever else happened meanwhile, which the shrinkage does not remove; that bias is
+the same for every policy judged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.validation import check_is_fitted
+
+from features import columns as c
+from features.competency import CURRENT_LEVEL as CURRENT
+from features.course_outcomes import CHANGE, COMPLETED, LEVEL_BEFORE
+
+GAP_BEFORE = "gap_before"
+GAP_AFTER = "gap_after"
+GAP_CLOSED = "gap_closed"
+EXPECTED_COMPLETIONS = "expected_completions"
+#: Band positions: below min_level, inside [min_level, target_level), at or above target_level.
+N_POSITIONS = 3
+
+
+_N_DRIFT_BINS = 9  # half levels from 1.0 to 5.0
+
+
+def _drift_bin(level: np.ndarray) -> np.ndarray:
+    level = np.where(np.isnan(level), float(c.MIN_LEVEL_VALUE), level)
+    return np.clip(((level - c.MIN_LEVEL_VALUE) * 2).astype(np.int64), 0, _N_DRIFT_BINS - 1)
+
+
+def band_position(level: np.ndarray, min_level: np.ndarray, target_level: np.ndarray) -> np.ndarray:
+    """0 below the band, 1 inside it, 2 at or above its target (an unknown level counts as 1.0)."""
+    level = np.where(np.isnan(level), float(c.MIN_LEVEL_VALUE), level)
+    return np.where(level < min_level, 0, np.where(level < target_level, 1, 2)).astype(np.int64)
+
+
+class ObservedBenefit(BaseEstimator):
+    """Estimated completion and gain of (person, course) pairs, and the gap plans would close.
+
+    Parameters
+    ----------
+    prior_strength : pseudo-observations each shrinkage level adds.
+    completion_c : inverse L2 strength of the completion model (scikit-learn's ``C``).
+
+    >>> changes = pd.DataFrame({"nip": ["1", "2"], "course_id": ["A", "A"],
+    ...     "competency_id": ["PP", "PP"], "min_level": [2.0, 2.0], "target_level": [3.0, 3.0],
+    ...     "level_before": [2.0, 2.0], "change": [0.8, 0.6]})
+    >>> enrollments = pd.DataFrame({"nip": ["1", "2", "3"], "course_id": ["A"] * 3,
+    ...     "completed": [1, 1, 0]})
+    >>> est = ObservedBenefit(prior_strength=0.0).fit(changes, enrollments)
+    >>> round(float(est.gain(["A"], ["PP"], [2.0], [2.0], [3.0])[0]), 2)
+    0.7
+    """
+
+    def __init__(self, prior_strength: float = 5.0, completion_c: float = 1.0) -> None:
+        self.prior_strength = prior_strength
+        self.completion_c = completion_c
+
+    def fit(
+        self,
+        level_changes: pd.DataFrame,
+        enrollments: pd.DataFrame,
+        untrained: pd.DataFrame | None = None,
+    ) -> ObservedBenefit:
+        """Frames in the layout of `features.course_outcomes` (`untrained`: level_before,
+        change of pairs without a course; none means no drift correction)."""
+        if self.prior_strength < 0 or self.completion_c <= 0:
+            raise ValueError("prior_strength must be >= 0 and completion_c > 0")
+        self._fit_drift(untrained)
+        self._fit_gain(level_changes)
+        self._fit_completion(enrollments)
+        return self
+
+    def _fit_drift(self, untrained: pd.DataFrame | None) -> None:
+        n_bins = _N_DRIFT_BINS
+        if untrained is None or untrained.empty:
+            self.drift_ = np.zeros(n_bins)
+            return
+        b = _drift_bin(untrained[LEVEL_BEFORE].to_numpy(dtype=float))
+        change = untrained[CHANGE].to_numpy(dtype=float)
+        k = float(self.prior_strength)
+        overall = float(change.mean())
+        n = np.bincount(b, minlength=n_bins)
+        total = np.bincount(b, change, minlength=n_bins)
+        self.drift_ = (total + k * overall) / np.maximum(n + k, 1e-12)
+        self.drift_ = np.where(n + k > 0, self.drift_, overall)
+
+    def drift(self, level: np.ndarray) -> np.ndarray:
+        """Expected level change without a course, from a level (a year's drift)."""
+        check_is_fitted(self, "drift_")
+        return self.drift_[_drift_bin(np.asarray(level, dtype=float))]
+
+    def _fit_gain(self, obs: pd.DataFrame) -> None:
+        k = float(self.prior_strength)
+        change = obs[CHANGE].to_numpy(dtype=float) - self.drift(
+            obs[LEVEL_BEFORE].to_numpy(dtype=float)
+        )
+        pos = band_position(
+            obs[LEVEL_BEFORE].to_numpy(dtype=float),
+            obs[c.MIN_LEVEL].to_numpy(dtype=float),
+            obs[c.TARGET_LEVEL].to_numpy(dtype=float),
+        )
+        overall = float(change.mean()) if len(change) else 0.0
+        n_pos = np.bincount(pos, minlength=N_POSITIONS)
+        sum_pos = np.bincount(pos, change, minlength=N_POSITIONS)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.position_mean_ = (sum_pos + k * overall) / np.maximum(n_pos + k, 1e-12)
+        self.position_mean_ = np.where(n_pos + k > 0, self.position_mean_, overall)
+        resid = change - self.position_mean_[pos]
+        bands = pd.MultiIndex.from_arrays(
+            [obs[c.COURSE_ID].astype(str), obs[c.COMPETENCY_ID].astype(str)]
+        )
+        self.bands_ = pd.Index(bands.unique())
+        code = self.bands_.get_indexer(bands)
+        n_b = np.bincount(code, minlength=len(self.bands_))
+        self.band_dev_ = np.bincount(code, resid, minlength=len(self.bands_)) / np.maximum(
+            n_b + k, 1e-12
+        )
+        cell = code * N_POSITIONS + pos
+        size = len(self.bands_) * N_POSITIONS
+        n_cell = np.bincount(cell, minlength=size)
+        rest = resid - self.band_dev_[code]
+        self.cell_dev_ = np.bincount(cell, rest, minlength=size) / np.maximum(n_cell + k, 1e-12)
+        self.n_level_changes_ = len(change)
+
+    def _fit_completion(self, enr: pd.DataFrame) -> None:
+        y = enr[COMPLETED].to_numpy(dtype=np.int64)
+        self.people_ = pd.Index(pd.unique(enr[c.NIP].astype(str)))
+        self.courses_ = pd.Index(pd.unique(enr[c.COURSE_ID].astype(str)))
+        self.person_coef_ = np.zeros(len(self.people_))
+        self.course_coef_ = np.zeros(len(self.courses_))
+        rate = float(y.mean()) if len(y) else 0.5
+        rate = min(max(rate, 1e-3), 1 - 1e-3)
+        self.intercept_ = float(np.log(rate / (1 - rate)))
+        if len(y) == 0 or y.min() == y.max():
+            return
+        X = self._design(enr[c.NIP].astype(str), enr[c.COURSE_ID].astype(str))
+        model = LogisticRegression(C=self.completion_c, max_iter=500).fit(X, y)
+        coef = model.coef_.ravel()
+        self.person_coef_ = coef[: len(self.people_)]
+        self.course_coef_ = coef[len(self.people_) :]
+        self.intercept_ = float(model.intercept_[0])
+
+    def _design(self, nips: pd.Series, courses: pd.Series) -> sp.csr_matrix:
+        n = len(nips)
+        p = self.people_.get_indexer(nips)
+        q = self.courses_.get_indexer(courses)
+        rows = np.concatenate([np.arange(n)[p >= 0], np.arange(n)[q >= 0]])
+        cols = np.concatenate([p[p >= 0], len(self.people_) + q[q >= 0]])
+        shape = (n, len(self.people_) + len(self.courses_))
+        return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=shape)
+
+    def p_complete(self, nips, course_ids) -> np.ndarray:
+        """Estimated P(complete) per pair; unknown people or courses count as average."""
+        check_is_fitted(self, "person_coef_")
+        p = self.people_.get_indexer(pd.Index(nips).astype(str))
+        q = self.courses_.get_indexer(pd.Index(course_ids).astype(str))
+        logit = (
+            self.intercept_
+            + np.where(p >= 0, self.person_coef_[np.maximum(p, 0)], 0.0)
+            + np.where(q >= 0, self.course_coef_[np.maximum(q, 0)], 0.0)
+        )
+        return 1.0 / (1.0 + np.exp(-logit))
+
+    def gain(self, course_ids, competency_ids, level, min_level, target_level) -> np.ndarray:
+        """Estimated level gain if completed, per (course, competency) at a participant's level."""
+        check_is_fitted(self, "band_dev_")
+        pos = band_position(
+            np.asarray(level, dtype=float),
+            np.asarray(min_level, dtype=float),
+            np.asarray(target_level, dtype=float),
+        )
+        keys = pd.MultiIndex.from_arrays(
+            [pd.Index(course_ids).astype(str), pd.Index(competency_ids).astype(str)]
+        )
+        code = self.bands_.get_indexer(keys) if len(self.bands_) else np.full(len(pos), -1)
+        known = code >= 0
+        safe = np.maximum(code, 0)
+        dev = np.where(known, self.band_dev_[safe] if len(self.bands_) else 0.0, 0.0)
+        cell = np.where(
+            known, self.cell_dev_[safe * N_POSITIONS + pos] if len(self.bands_) else 0.0, 0.0
+        )
+        return np.clip(self.position_mean_[pos] + dev + cell, 0.0, None)
+
+    def gap_closure(
+        self, paths: pd.DataFrame, levels: pd.DataFrame, bands: pd.DataFrame
+    ) -> pd.DataFrame:
+        """Estimated gap closed per employee of `levels` (employees without a path close 0).
+
+        `paths`: nip, course_id, order. `levels`: one row per (nip, required competency) with
+        current_level (NaN: never assessed, counts from the lowest level) and required_level.
+        `bands`: course_competencies (course_id, competency_id, min_level, target_level).
+        Returns nip, gap_before, gap_after, gap_closed, expected_completions.
+        """
+        check_is_fitted(self, "band_dev_")
+        nips = pd.Index(pd.unique(levels[c.NIP].astype(str)))
+        comps = pd.Index(pd.unique(bands[c.COMPETENCY_ID].astype(str)).tolist()).union(
+            pd.Index(pd.unique(levels[c.COMPETENCY_ID].astype(str)))
+        )
+        floor = float(c.MIN_LEVEL_VALUE)
+        level = np.full((len(nips), len(comps)), floor)
+        required = np.zeros((len(nips), len(comps)))
+        r = nips.get_indexer(levels[c.NIP].astype(str))
+        k = comps.get_indexer(levels[c.COMPETENCY_ID].astype(str))
+        cur = levels[CURRENT].to_numpy(dtype=float, na_value=np.nan)
+        level[r, k] = np.where(np.isnan(cur), floor, cur)
+        required[r, k] = levels[c.REQUIRED_LEVEL].to_numpy(dtype=float)
+        gap_before = np.clip(required - level, 0, None).sum(axis=1)
+        completions = np.zeros(len(nips))
+        steps = paths.loc[paths[c.NIP].astype(str).isin(nips), [c.NIP, c.COURSE_ID, "order"]]
+        steps = steps.assign(
+            **{c.NIP: steps[c.NIP].astype(str), c.COURSE_ID: steps[c.COURSE_ID].astype(str)}
+        )
+        if len(steps):
+            p = self.p_complete(steps[c.NIP], steps[c.COURSE_ID])
+            steps = steps.assign(_p=p)
+            np.add.at(completions, nips.get_indexer(steps[c.NIP]), p)
+            band = bands[[c.COURSE_ID, c.COMPETENCY_ID, c.MIN_LEVEL, c.TARGET_LEVEL]].astype(
+                {c.COURSE_ID: str, c.COMPETENCY_ID: str}
+            )
+            for order in np.sort(steps["order"].unique()):
+                at = steps.loc[steps["order"] == order].merge(band, on=c.COURSE_ID, how="inner")
+                if at.empty:
+                    continue
+                row = nips.get_indexer(at[c.NIP])
+                col = comps.get_indexer(at[c.COMPETENCY_ID])
+                now = level[row, col]
+                gain = self.gain(
+                    at[c.COURSE_ID], at[c.COMPETENCY_ID], now, at[c.MIN_LEVEL], at[c.TARGET_LEVEL]
+                )
+                gain = np.minimum(gain, float(c.MAX_LEVEL_VALUE) - now)
+                np.add.at(level, (row, col), at["_p"].to_numpy() * gain)
+        gap_after = np.clip(required - level, 0, None).sum(axis=1)
+        return pd.DataFrame(
+            {
+                c.NIP: pd.Series(nips, dtype="str"),
+                GAP_BEFORE: gap_before,
+                GAP_AFTER: gap_after,
+                GAP_CLOSED: gap_before - gap_after,
+                EXPECTED_COMPLETIONS: completions,
+            }
+        )
+
+
+def closure_summary(per_employee: pd.DataFrame, hours: Mapping[str, float]) -> dict[str, float]:
+    """Mean gap closed per employee and per JP from `gap_closure`'s frame and JP per NIP."""
+    closed = per_employee[GAP_CLOSED].to_numpy(dtype=float)
+    total_jp = float(sum(hours.values()))
+    gap = float(per_employee[GAP_BEFORE].sum())
+    return {
+        "gap_closed_per_employee": float(closed.mean()) if len(closed) else float("nan"),
+        "closure_per_jp": float(closed.sum()) / total_jp if total_jp else float("nan"),
+        "share_of_gap_closed": float(closed.sum()) / gap if gap else float("nan"),
+    }
