@@ -234,3 +234,75 @@ def path_rule_violations(
         for nip, steps in by_nip.items()
     ]
     return plan_violations(plans, catalog, completed, ongoing, jp_budget)
+
+
+def oracle_paths(
+    truth: Mapping[str, pd.DataFrame],
+    view: EmployeeView,
+    catalog: Catalog,
+    jp_budget: int,
+    min_jp: int,
+    n_candidates: int = 60,
+) -> pd.DataFrame:
+    """The best paths the path builder can make when it knows the demo's hidden truth.
+
+    Every employee's gaps are taken at their true levels, and every active course they have not
+    taken is scored with its true completion probability and true gain; the `n_candidates`
+    with the highest true expected gap closure per JP go to the same path builder as every
+    policy. The yardstick for "the best possible paths"; only evaluation ever calls it.
+    """
+    from model.path_builder import EmployeeState
+    from model.planner import employee_states_from_view
+    from training_pipeline.demo_truth import (
+        EXPECTED_GAIN,
+        GAIN_IF_COMPLETED,
+        P_COMPLETE,
+        TRUE_LEVEL,
+        TRUE_LEVELS,
+        expected_outcomes,
+    )
+
+    level = truth[TRUE_LEVELS].set_index([c.NIP, c.COMPETENCY_ID])[TRUE_LEVEL]
+    states = []
+    for s in employee_states_from_view(view):
+        gaps = {
+            k: (float(level.get((s.nip, k), cur if cur is not None else c.MIN_LEVEL_VALUE)), req)
+            for k, (cur, req) in s.gaps.items()
+        }
+        states.append(EmployeeState(s.nip, gaps, s.completed, s.ongoing))
+    active = [cid for cid, a in zip(catalog.course_ids, catalog.active, strict=True) if a]
+    nips = [s.nip for s in states]
+    pairs = pd.DataFrame(
+        {c.NIP: np.repeat(nips, len(active)), c.COURSE_ID: np.tile(active, len(nips))}
+    )
+    taken = {(s.nip, cid) for s in states for cid in s.completed | s.ongoing}
+    if taken:
+        keys = list(zip(pairs[c.NIP], pairs[c.COURSE_ID], strict=True))
+        pairs = pairs.loc[[k not in taken for k in keys]]
+    rows = expected_outcomes(truth, pairs)
+    gap = pd.DataFrame(
+        [
+            (s.nip, k, max(0.0, float(req) - float(cur)))  # type: ignore[arg-type]
+            for s in states
+            for k, (cur, req) in s.gaps.items()
+        ],
+        columns=[c.NIP, c.COMPETENCY_ID, "_gap"],
+    )
+    rows = rows.merge(gap, on=[c.NIP, c.COMPETENCY_ID], how="left").fillna({"_gap": 0.0})
+    rows["_closure"] = rows[P_COMPLETE] * np.minimum(rows[GAIN_IF_COMPLETED], rows["_gap"])
+    hours = pd.Series(catalog.hours, index=list(catalog.course_ids))
+    per_pair = rows.groupby([c.NIP, c.COURSE_ID], sort=False)["_closure"].sum().reset_index()
+    per_pair["rank_score"] = per_pair["_closure"] / hours.reindex(per_pair[c.COURSE_ID]).to_numpy()
+    best = per_pair.sort_values([c.NIP, "rank_score"], ascending=[True, False])
+    best = best.groupby(c.NIP, sort=False).head(n_candidates)[[c.NIP, c.COURSE_ID, "rank_score"]]
+    scored = (
+        rows.drop(columns=[EXPECTED_GAIN])
+        .merge(best, on=[c.NIP, c.COURSE_ID], how="inner")
+        .rename(columns={GAIN_IF_COMPLETED: EXPECTED_GAIN})
+    )
+    cands = candidates_from_frame(
+        scored[[c.NIP, c.COURSE_ID, c.COMPETENCY_ID, P_COMPLETE, EXPECTED_GAIN, "rank_score"]],
+        catalog,
+    )
+    paths = build_paths(states, cands, catalog, jp_budget=jp_budget, min_jp=min(min_jp, jp_budget))
+    return paths_to_frame(nips, paths)

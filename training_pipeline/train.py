@@ -332,7 +332,9 @@ def holdout_plan_report(
     bands = tables[c.COURSE_COMPETENCIES]
     risks = twin.risks(view_cut)
     risk_map = {k: float(v) for k, v in risks.items() if pd.notna(v)}
-    scored = {"planner": (twin.recommender.score(view_cut), risk_map)}
+    scored: dict[str, tuple[pd.DataFrame, dict[str, float] | None]] = {
+        "planner": (twin.recommender.score(view_cut), risk_map)
+    }
     for name, model in baselines.items():
         scored[name] = (model.score(view_cut), None)
     out: dict[str, dict[str, float]] = {}
