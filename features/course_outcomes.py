@@ -6,6 +6,8 @@ Two frames, both as known at `as_of` (`features.as_of`):
   level before, the course's band, the course's hours, and the change;
 - `resolved_enrollments`: one row per enrollment that ended (completed, dropped, no-show), with
   1/0 completion. Ongoing enrollments have no outcome yet and are left out;
+- `course_post_tests`: per course, the mean post-test score of its completed enrollments and
+  how many there are (post-tests measure what was learnt in the course itself);
 - `untrained_level_changes`: how levels moved over yearly windows for (employee, competency)
   pairs without a course on it (drift, regression to the mean of noisy assessments): what a
   course's observed change is compared against.
@@ -28,6 +30,9 @@ from features.competency import AssessmentHistory, assessment_history, level_cha
 LEVEL_BEFORE = "level_before"
 CHANGE = "change"
 COMPLETED = "completed"
+#: Completed courses on the same competency between the same two assessments: the change is
+#: theirs together, so each is credited with its share.
+N_SHARING = "n_sharing"
 
 
 def observed_level_changes(
@@ -37,7 +42,8 @@ def observed_level_changes(
     history: AssessmentHistory | None = None,
     window_days: int | None = 730,
 ) -> pd.DataFrame:
-    """nip, course_id, competency_id, min_level, target_level, hours_jp, level_before, change."""
+    """nip, course_id, competency_id, min_level, target_level, hours_jp, level_before, change,
+    n_sharing (completed courses on the competency between the same two assessments)."""
     t = tables_as_of(tables, as_of)
     if history is None:
         history = assessment_history(t, t.as_of)
@@ -68,9 +74,14 @@ def observed_level_changes(
             c.HOURS_JP: hours.reindex(pairs[c.COURSE_ID]).to_numpy(dtype=float),
             LEVEL_BEFORE: change["level_before"].to_numpy(dtype=float),
             CHANGE: change["change"].to_numpy(dtype=float),
+            "_before": change["before_day"].to_numpy(dtype=float),
+            "_after": change["after_day"].to_numpy(dtype=float),
         }
     )
-    return out.loc[out[CHANGE].notna()].reset_index(drop=True)
+    out = out.loc[out[CHANGE].notna()]
+    interval = [c.NIP, c.COMPETENCY_ID, "_before", "_after"]
+    out[N_SHARING] = out.groupby(interval, sort=False)[CHANGE].transform("size")
+    return out.drop(columns=["_before", "_after"]).reset_index(drop=True)
 
 
 def resolved_enrollments(tables: Mapping[str, pd.DataFrame], as_of: AsOfLike) -> pd.DataFrame:
@@ -102,3 +113,22 @@ def untrained_level_changes(
         moved = level_changes(tables, lo, hi)
         frames.append(moved.loc[~moved[TRAINED].to_numpy(dtype=bool), [LEVEL_BEFORE, CHANGE]])
     return pd.concat(frames, ignore_index=True)
+
+
+MEAN_SCORE = "mean_score"
+N_SCORED = "n_scored"
+
+
+def course_post_tests(tables: Mapping[str, pd.DataFrame], as_of: AsOfLike) -> pd.DataFrame:
+    """course_id, mean_score, n_scored over completed enrollments with a post-test score."""
+    t = tables_as_of(tables, as_of)
+    enr = t[c.ENROLLMENTS]
+    scored = enr.loc[(enr[c.STATUS] == "completed").to_numpy(dtype=bool) & enr[c.SCORE].notna()]
+    grouped = scored.groupby(scored[c.COURSE_ID].astype(str))[c.SCORE]
+    return (
+        pd.DataFrame(
+            {MEAN_SCORE: grouped.mean().astype(float), N_SCORED: grouped.size().astype(np.int64)}
+        )
+        .rename_axis(c.COURSE_ID)
+        .reset_index()
+    )

@@ -8,14 +8,14 @@ Two parts, both fitted on observed outcomes only (`features.course_outcomes`):
 - completion: a logistic model with one coefficient per person and per course (L2-shrunk, so
   people and courses with little history stay near the average): people differ in how often
   they finish, courses in how often they are finished (length, format);
-- drift: how a level moves without a course on it (mean change of untrained pairs by the level
-  they started at, in half-level bins): noisy assessments regress to the mean, so a low
+- drift: how a level moves without a course on it (a line through the change of untrained
+  pairs against the level they started at): noisy assessments regress to the mean, so a low
   measured level rises anyway; this is subtracted from every observed change after a course;
 - gain if completed: the mean drift-corrected level change on a (course, competency), by where the
   participant stood against the course's band (below `min_level`, inside, at or above
-  `target_level`), shrunk in two levels: the band position's mean over all courses, plus the
-  course's own deviation, plus its deviation in that band position, each with `prior_strength`
-  pseudo-observations. Negative estimates count as no gain.
+  `target_level`), shrunk in levels: the band position's mean over all courses, plus the
+  course's deviation (pooled over its competencies), plus the band's, plus the band's in that
+  position, each with `prior_strength` pseudo-observations. Negative estimates count as no gain.
 
 A plan is walked step by step like a person would: each course moves the level by P(complete)
 x gain, so a later course meets the level earlier ones left; the gap closed is the drop of
@@ -37,28 +37,53 @@ from sklearn.utils.validation import check_is_fitted
 
 from features import columns as c
 from features.competency import CURRENT_LEVEL as CURRENT
-from features.course_outcomes import CHANGE, COMPLETED, LEVEL_BEFORE
+from features.course_outcomes import CHANGE, COMPLETED, LEVEL_BEFORE, N_SHARING
 
 GAP_BEFORE = "gap_before"
 GAP_AFTER = "gap_after"
 GAP_CLOSED = "gap_closed"
 EXPECTED_COMPLETIONS = "expected_completions"
-#: Band positions: below min_level, inside [min_level, target_level), at or above target_level.
-N_POSITIONS = 3
+#: Band positions (`band_position`): three below the band, inside it, at or above its target.
+N_POSITIONS = 5
 
 
-_N_DRIFT_BINS = 9  # half levels from 1.0 to 5.0
+def expected_unassessed(levels: pd.DataFrame) -> np.ndarray:
+    """Current levels with a never-assessed one replaced by what assessed peers show.
 
-
-def _drift_bin(level: np.ndarray) -> np.ndarray:
-    level = np.where(np.isnan(level), float(c.MIN_LEVEL_VALUE), level)
-    return np.clip(((level - c.MIN_LEVEL_VALUE) * 2).astype(np.int64), 0, _N_DRIFT_BINS - 1)
+    Peers: the same competency at the same required level (positions that ask the same), else
+    the same competency. Counting an unassessed competency from the lowest level would credit
+    a plan with closing gaps that are mostly not there.
+    """
+    cur = levels[CURRENT].to_numpy(dtype=float, na_value=np.nan)
+    missing = np.isnan(cur)
+    if not missing.any() or missing.all():
+        return cur
+    assessed = levels.loc[~missing]
+    keys = [c.COMPETENCY_ID, c.REQUIRED_LEVEL]
+    by_req = assessed.groupby(keys)[CURRENT].mean()
+    by_comp = assessed.groupby(c.COMPETENCY_ID)[CURRENT].mean()
+    gaps = levels.loc[missing]
+    fill = by_req.reindex(pd.MultiIndex.from_frame(gaps[keys])).to_numpy(dtype=float)
+    fill = np.where(
+        np.isnan(fill), by_comp.reindex(gaps[c.COMPETENCY_ID]).to_numpy(dtype=float), fill
+    )
+    out = cur.copy()
+    out[missing] = fill  # still NaN (the floor) where no peer was ever assessed
+    return out
 
 
 def band_position(level: np.ndarray, min_level: np.ndarray, target_level: np.ndarray) -> np.ndarray:
-    """0 below the band, 1 inside it, 2 at or above its target (an unknown level counts as 1.0)."""
+    """Where a participant stands against a course's band, in half levels below it.
+
+    0: a level or more below `min_level`; 1: half a level to a level below; 2: less than half
+    a level below; 3: inside [min_level, target_level); 4: at or above the target. An unknown
+    level counts as the lowest level.
+    """
     level = np.where(np.isnan(level), float(c.MIN_LEVEL_VALUE), level)
-    return np.where(level < min_level, 0, np.where(level < target_level, 1, 2)).astype(np.int64)
+    below = min_level - level
+    return np.select(
+        [level >= target_level, below <= 0, below <= 0.5, below <= 1.0], [4, 3, 2, 1], 0
+    ).astype(np.int64)
 
 
 class ObservedBenefit(BaseEstimator):
@@ -79,49 +104,59 @@ class ObservedBenefit(BaseEstimator):
     0.7
     """
 
-    def __init__(self, prior_strength: float = 5.0, completion_c: float = 1.0) -> None:
+    def __init__(
+        self, prior_strength: float = 5.0, completion_c: float = 1.0, correct_levels: bool = True
+    ) -> None:
         self.prior_strength = prior_strength
         self.completion_c = completion_c
+        self.correct_levels = correct_levels
 
     def fit(
         self,
         level_changes: pd.DataFrame,
         enrollments: pd.DataFrame,
         untrained: pd.DataFrame | None = None,
+        post_tests: pd.DataFrame | None = None,
     ) -> ObservedBenefit:
         """Frames in the layout of `features.course_outcomes` (`untrained`: level_before,
-        change of pairs without a course; none means no drift correction)."""
+        change of pairs without a course, none means no drift correction; `post_tests`:
+        course_id, mean_score, none means no post-test prior)."""
         if self.prior_strength < 0 or self.completion_c <= 0:
             raise ValueError("prior_strength must be >= 0 and completion_c > 0")
         self._fit_drift(untrained)
-        self._fit_gain(level_changes)
+        self._fit_gain(level_changes, post_tests)
         self._fit_completion(enrollments)
         return self
 
     def _fit_drift(self, untrained: pd.DataFrame | None) -> None:
-        n_bins = _N_DRIFT_BINS
-        if untrained is None or untrained.empty:
-            self.drift_ = np.zeros(n_bins)
+        # Linear in the measured level: with noisy measurements the next one regresses toward
+        # the mean in proportion to the distance from it; two numbers, so it stays stable.
+        if untrained is None or len(untrained) < 2:
+            self.drift_ = np.zeros(2)
             return
-        b = _drift_bin(untrained[LEVEL_BEFORE].to_numpy(dtype=float))
-        change = untrained[CHANGE].to_numpy(dtype=float)
-        k = float(self.prior_strength)
-        overall = float(change.mean())
-        n = np.bincount(b, minlength=n_bins)
-        total = np.bincount(b, change, minlength=n_bins)
-        self.drift_ = (total + k * overall) / np.maximum(n + k, 1e-12)
-        self.drift_ = np.where(n + k > 0, self.drift_, overall)
+        x = untrained[LEVEL_BEFORE].to_numpy(dtype=float)
+        y = untrained[CHANGE].to_numpy(dtype=float)
+        ok = ~(np.isnan(x) | np.isnan(y))
+        x, y = x[ok], y[ok]
+        if len(x) < 2 or np.ptp(x) == 0:
+            self.drift_ = np.array([float(y.mean()) if len(y) else 0.0, 0.0])
+            return
+        slope, intercept = np.polyfit(x, y, 1)
+        self.drift_ = np.array([float(intercept), float(slope)])
 
     def drift(self, level: np.ndarray) -> np.ndarray:
-        """Expected level change without a course, from a level (a year's drift)."""
+        """Expected change of a measured level over a year without a course on it."""
         check_is_fitted(self, "drift_")
-        return self.drift_[_drift_bin(np.asarray(level, dtype=float))]
+        level = np.where(np.isnan(level), float(c.MIN_LEVEL_VALUE), np.asarray(level, float))
+        return self.drift_[0] + self.drift_[1] * level
 
-    def _fit_gain(self, obs: pd.DataFrame) -> None:
+    def _fit_gain(self, obs: pd.DataFrame, post_tests: pd.DataFrame | None = None) -> None:
         k = float(self.prior_strength)
         change = obs[CHANGE].to_numpy(dtype=float) - self.drift(
             obs[LEVEL_BEFORE].to_numpy(dtype=float)
         )
+        if N_SHARING in obs:  # courses between the same two assessments share the change
+            change = change / np.maximum(obs[N_SHARING].to_numpy(dtype=float), 1.0)
         pos = band_position(
             obs[LEVEL_BEFORE].to_numpy(dtype=float),
             obs[c.MIN_LEVEL].to_numpy(dtype=float),
@@ -134,6 +169,17 @@ class ObservedBenefit(BaseEstimator):
             self.position_mean_ = (sum_pos + k * overall) / np.maximum(n_pos + k, 1e-12)
         self.position_mean_ = np.where(n_pos + k > 0, self.position_mean_, overall)
         resid = change - self.position_mean_[pos]
+        # A course works (or not) on all its competencies: its own deviation is pooled over
+        # them first, so a band with few observations borrows from its course's other bands.
+        course = obs[c.COURSE_ID].astype(str)
+        self.effect_courses_ = pd.Index(pd.unique(course))
+        ccode = self.effect_courses_.get_indexer(course)
+        n_c = np.bincount(ccode, minlength=len(self.effect_courses_))
+        sum_c = np.bincount(ccode, resid, minlength=len(self.effect_courses_))
+        self._fit_course_prior(post_tests, n_c, sum_c)
+        prior = self.course_prior(self.effect_courses_)
+        self.course_dev_ = (sum_c + k * prior) / np.maximum(n_c + k, 1e-12)
+        resid = resid - self.course_dev_[ccode]
         bands = pd.MultiIndex.from_arrays(
             [obs[c.COURSE_ID].astype(str), obs[c.COMPETENCY_ID].astype(str)]
         )
@@ -177,6 +223,36 @@ class ObservedBenefit(BaseEstimator):
         shape = (n, len(self.people_) + len(self.courses_))
         return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=shape)
 
+    def _fit_course_prior(
+        self, post_tests: pd.DataFrame | None, n_c: np.ndarray, sum_c: np.ndarray
+    ) -> None:
+        """Where a course's deviation shrinks to: a line in its mean post-test score, fitted on
+        the courses' observed deviations weighted by their counts (flat without post-tests)."""
+        self.post_test_coef_ = np.zeros(2)
+        self.post_test_score_ = pd.Series(dtype=float)
+        if post_tests is None or post_tests.empty:
+            return
+        score = post_tests.set_index(post_tests[c.COURSE_ID].astype(str))["mean_score"]
+        self.post_test_mean_ = float(score.mean())
+        self.post_test_score_ = score.astype(float)
+        x = score.reindex(self.effect_courses_).to_numpy(dtype=float) - self.post_test_mean_
+        ok = ~np.isnan(x) & (n_c > 0)
+        if ok.sum() < 3 or np.ptp(x[ok]) == 0:
+            return
+        w = n_c[ok].astype(float)
+        y = sum_c[ok] / n_c[ok]
+        X = np.column_stack([np.ones(ok.sum()), x[ok]])
+        root = np.sqrt(w)
+        self.post_test_coef_ = np.linalg.lstsq(X * root[:, None], y * root, rcond=None)[0]
+
+    def course_prior(self, course_ids) -> np.ndarray:
+        """The course-level prior deviation from its post-test score (0 without one)."""
+        if not len(self.post_test_score_):
+            return np.zeros(len(course_ids))
+        x = self.post_test_score_.reindex(pd.Index(course_ids).astype(str)).to_numpy(float)
+        x = x - self.post_test_mean_
+        return np.where(np.isnan(x), 0.0, self.post_test_coef_[0] + self.post_test_coef_[1] * x)
+
     def p_complete(self, nips, course_ids) -> np.ndarray:
         """Estimated P(complete) per pair; unknown people or courses count as average."""
         check_is_fitted(self, "person_coef_")
@@ -207,7 +283,13 @@ class ObservedBenefit(BaseEstimator):
         cell = np.where(
             known, self.cell_dev_[safe * N_POSITIONS + pos] if len(self.bands_) else 0.0, 0.0
         )
-        return np.clip(self.position_mean_[pos] + dev + cell, 0.0, None)
+        q = self.effect_courses_.get_indexer(pd.Index(course_ids).astype(str))
+        unseen = self.course_prior(course_ids)
+        if len(self.effect_courses_):
+            course = np.where(q >= 0, self.course_dev_[np.maximum(q, 0)], unseen)
+        else:
+            course = unseen
+        return np.clip(self.position_mean_[pos] + course + dev + cell, 0.0, None)
 
     def gap_closure(
         self, paths: pd.DataFrame, levels: pd.DataFrame, bands: pd.DataFrame
@@ -215,7 +297,7 @@ class ObservedBenefit(BaseEstimator):
         """Estimated gap closed per employee of `levels` (employees without a path close 0).
 
         `paths`: nip, course_id, order. `levels`: one row per (nip, required competency) with
-        current_level (NaN: never assessed, counts from the lowest level) and required_level.
+        current_level (NaN: never assessed, see `expected_unassessed`) and required_level.
         `bands`: course_competencies (course_id, competency_id, min_level, target_level).
         Returns nip, gap_before, gap_after, gap_closed, expected_completions.
         """
@@ -229,8 +311,22 @@ class ObservedBenefit(BaseEstimator):
         required = np.zeros((len(nips), len(comps)))
         r = nips.get_indexer(levels[c.NIP].astype(str))
         k = comps.get_indexer(levels[c.COMPETENCY_ID].astype(str))
-        cur = levels[CURRENT].to_numpy(dtype=float, na_value=np.nan)
-        level[r, k] = np.where(np.isnan(cur), floor, cur)
+        cur = expected_unassessed(levels)
+        measured = np.full((len(nips), len(comps)), floor)
+        measured[r, k] = np.where(np.isnan(cur), floor, cur)
+        # The gap is judged at the expected level, not the measured one: a measured level is
+        # noisy, and a plan aimed at the largest measured gaps would otherwise be credited for
+        # closing noise. E[level | measured] is estimated by the untrained drift (what the
+        # next measurement of an untrained pair shows on average); unassessed stay at the floor.
+        level[r, k] = (
+            np.where(
+                np.isnan(cur),
+                floor,
+                np.clip(cur + self.drift(cur), floor, float(c.MAX_LEVEL_VALUE)),
+            )
+            if self.correct_levels
+            else measured[r, k]
+        )
         required[r, k] = levels[c.REQUIRED_LEVEL].to_numpy(dtype=float)
         gap_before = np.clip(required - level, 0, None).sum(axis=1)
         completions = np.zeros(len(nips))
@@ -251,12 +347,13 @@ class ObservedBenefit(BaseEstimator):
                     continue
                 row = nips.get_indexer(at[c.NIP])
                 col = comps.get_indexer(at[c.COMPETENCY_ID])
-                now = level[row, col]
+                now = measured[row, col]  # band positions were learnt on measured levels
                 gain = self.gain(
                     at[c.COURSE_ID], at[c.COMPETENCY_ID], now, at[c.MIN_LEVEL], at[c.TARGET_LEVEL]
                 )
-                gain = np.minimum(gain, float(c.MAX_LEVEL_VALUE) - now)
-                np.add.at(level, (row, col), at["_p"].to_numpy() * gain)
+                step = at["_p"].to_numpy() * np.minimum(gain, float(c.MAX_LEVEL_VALUE) - now)
+                np.add.at(level, (row, col), step)
+                np.add.at(measured, (row, col), step)
         gap_after = np.clip(required - level, 0, None).sum(axis=1)
         return pd.DataFrame(
             {

@@ -27,8 +27,9 @@ def _enrollments(rows):
 
 
 def test_band_position():
-    got = band_position(np.array([1.0, 2.0, 2.9, 3.0, np.nan]), np.full(5, 2.0), np.full(5, 3.0))
-    assert got.tolist() == [0, 1, 1, 2, 0]
+    levels = np.array([1.0, 2.2, 2.6, 3.0, 3.9, 4.0, np.nan])
+    got = band_position(levels, np.full(7, 3.0), np.full(7, 4.0))
+    assert got.tolist() == [0, 1, 2, 3, 3, 4, 0]
 
 
 def test_drift_of_untrained_levels_is_subtracted():
@@ -52,6 +53,33 @@ def test_gain_depends_on_where_the_participant_stands_against_the_band():
     assert inside == pytest.approx(0.8) and above == pytest.approx(0.0)
     # An unknown course gets the mean of its band position over all courses.
     assert est.gain(["Z"], ["PP"], [3.0], [2], [4])[0] == pytest.approx(0.8)
+
+
+def test_post_tests_set_the_prior_of_a_course_with_few_level_changes():
+    # A and B are observed; B's post-tests are much better and B changed levels more. C has
+    # no level change yet, only post-tests like B's: it is expected to work like B.
+    changes = _changes(
+        [(str(i), "A", "PP", 2, 3, 2.0, 0.1) for i in range(6)]
+        + [(str(i), "B", "PP", 2, 3, 2.0, 0.7) for i in range(6)]
+        + [(str(i), "D", "PP", 2, 3, 2.0, 0.4) for i in range(6)]
+    )
+    post = pd.DataFrame({c.COURSE_ID: ["A", "B", "C", "D"], "mean_score": [50, 90, 90, 70]})
+    enr = _enrollments([("1", "A", 1)])
+    est = ObservedBenefit(prior_strength=3.0).fit(changes, enr, None, post)
+    a, b, new = est.gain(["A", "B", "C"], ["PP"] * 3, [2.0] * 3, [2] * 3, [3] * 3)
+    assert a < new and new == pytest.approx(b, abs=0.1)
+    flat = ObservedBenefit(prior_strength=3.0).fit(changes, enr)
+    assert flat.gain(["C"], ["PP"], [2.0], [2], [3])[0] == pytest.approx(0.4)
+
+
+def test_unassessed_levels_count_as_their_peers_levels():
+    from model.benefit import expected_unassessed
+
+    levels = pd.DataFrame(
+        {c.NIP: list("abcd"), c.COMPETENCY_ID: ["PP"] * 4,
+         "current_level": [2.0, 3.0, np.nan, np.nan], c.REQUIRED_LEVEL: [3, 3, 3, 4]}
+    )  # fmt: skip
+    assert expected_unassessed(levels).tolist() == [2.0, 3.0, 2.5, 2.5]
 
 
 def test_completion_separates_people_who_finish_from_those_who_drop():

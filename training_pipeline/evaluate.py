@@ -123,6 +123,7 @@ def gap_closure_with_truth(
 def fit_benefit_estimator(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> Any:
     """`model.benefit.ObservedBenefit` on the outcomes observed by `as_of` (never the truth)."""
     from features.course_outcomes import (
+        course_post_tests,
         observed_level_changes,
         resolved_enrollments,
         untrained_level_changes,
@@ -133,6 +134,7 @@ def fit_benefit_estimator(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestam
         observed_level_changes(tables, as_of),
         resolved_enrollments(tables, as_of),
         untrained_level_changes(tables, as_of),
+        course_post_tests(tables, as_of),
     )
 
 
