@@ -43,6 +43,8 @@ GAP_BEFORE = "gap_before"
 GAP_AFTER = "gap_after"
 GAP_CLOSED = "gap_closed"
 EXPECTED_COMPLETIONS = "expected_completions"
+#: The most pseudo-observations "auto" shrinkage uses (when courses look alike).
+MAX_PRIOR_STRENGTH = 50.0
 #: Band positions (`band_position`): three below the band, inside it, at or above its target.
 N_POSITIONS = 5
 
@@ -91,7 +93,9 @@ class ObservedBenefit(BaseEstimator):
 
     Parameters
     ----------
-    prior_strength : pseudo-observations each shrinkage level adds.
+    prior_strength : pseudo-observations each shrinkage level adds; "auto" estimates them from
+        the data (`_prior_strength`).
+    correct_levels : judge gaps at E[level | measured] (the measured level plus its drift).
     completion_c : inverse L2 strength of the completion model (scikit-learn's ``C``).
 
     >>> changes = pd.DataFrame({"nip": ["1", "2"], "course_id": ["A", "A"],
@@ -105,7 +109,10 @@ class ObservedBenefit(BaseEstimator):
     """
 
     def __init__(
-        self, prior_strength: float = 5.0, completion_c: float = 1.0, correct_levels: bool = True
+        self,
+        prior_strength: float | str = "auto",
+        completion_c: float = 1.0,
+        correct_levels: bool = True,
     ) -> None:
         self.prior_strength = prior_strength
         self.completion_c = completion_c
@@ -121,8 +128,12 @@ class ObservedBenefit(BaseEstimator):
         """Frames in the layout of `features.course_outcomes` (`untrained`: level_before,
         change of pairs without a course, none means no drift correction; `post_tests`:
         course_id, mean_score, none means no post-test prior)."""
-        if self.prior_strength < 0 or self.completion_c <= 0:
-            raise ValueError("prior_strength must be >= 0 and completion_c > 0")
+        auto = isinstance(self.prior_strength, str)
+        bad = self.prior_strength != "auto" if auto else float(self.prior_strength) < 0
+        if bad:
+            raise ValueError("prior_strength must be 'auto' or a number >= 0")
+        if self.completion_c <= 0:
+            raise ValueError("completion_c must be > 0")
         self._fit_drift(untrained)
         self._fit_gain(level_changes, post_tests)
         self._fit_completion(enrollments)
@@ -144,6 +155,35 @@ class ObservedBenefit(BaseEstimator):
         slope, intercept = np.polyfit(x, y, 1)
         self.drift_ = np.array([float(intercept), float(slope)])
 
+    def _prior_strength(self, obs: pd.DataFrame) -> float:
+        """`prior_strength`, or with "auto" the empirical-Bayes one: within-course variance of
+        the level changes over the variance of the courses' true means (one-way random
+        effects, moments), in [1, MAX_PRIOR_STRENGTH]; courses indistinguishable from noise
+        shrink the most."""
+        if not isinstance(self.prior_strength, str):
+            self.prior_strength_ = float(self.prior_strength)
+            return self.prior_strength_
+        change = obs[CHANGE].to_numpy(dtype=float) - self.drift(
+            obs[LEVEL_BEFORE].to_numpy(dtype=float)
+        )
+        if N_SHARING in obs:
+            change = change / np.maximum(obs[N_SHARING].to_numpy(dtype=float), 1.0)
+        code, _ = pd.factorize(obs[c.COURSE_ID].astype(str))
+        n_total, n_groups = len(change), int(code.max()) + 1 if len(code) else 0
+        k = MAX_PRIOR_STRENGTH
+        if n_groups >= 2 and n_total > n_groups:
+            n = np.bincount(code, minlength=n_groups).astype(float)
+            mean = np.bincount(code, change, minlength=n_groups) / n
+            within = float(((change - mean[code]) ** 2).sum()) / (n_total - n_groups)
+            grand = float(change.mean())
+            between_ss = float((n * (mean - grand) ** 2).sum())
+            scale = n_total - float((n**2).sum()) / n_total
+            between = (between_ss - (n_groups - 1) * within) / scale if scale > 0 else 0.0
+            if between > 0:
+                k = float(np.clip(within / between, 1.0, MAX_PRIOR_STRENGTH))
+        self.prior_strength_ = k
+        return k
+
     def drift(self, level: np.ndarray) -> np.ndarray:
         """Expected change of a measured level over a year without a course on it."""
         check_is_fitted(self, "drift_")
@@ -151,7 +191,7 @@ class ObservedBenefit(BaseEstimator):
         return self.drift_[0] + self.drift_[1] * level
 
     def _fit_gain(self, obs: pd.DataFrame, post_tests: pd.DataFrame | None = None) -> None:
-        k = float(self.prior_strength)
+        k = self._prior_strength(obs)
         change = obs[CHANGE].to_numpy(dtype=float) - self.drift(
             obs[LEVEL_BEFORE].to_numpy(dtype=float)
         )
