@@ -49,6 +49,25 @@ MAX_PRIOR_STRENGTH = 50.0
 N_POSITIONS = 5
 
 
+def fit_level_drift(untrained: pd.DataFrame | None) -> tuple[float, float]:
+    """(intercept, slope) of the yearly change of an untrained measured level against it.
+
+    Linear in the measured level: with noisy measurements the next one regresses toward the
+    mean in proportion to the distance from it; two numbers, so it stays stable. `untrained`:
+    level_before, change (`features.course_outcomes.untrained_level_changes`).
+    """
+    if untrained is None or len(untrained) < 2:
+        return 0.0, 0.0
+    x = untrained[LEVEL_BEFORE].to_numpy(dtype=float)
+    y = untrained[CHANGE].to_numpy(dtype=float)
+    ok = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[ok], y[ok]
+    if len(x) < 2 or np.ptp(x) == 0:
+        return (float(y.mean()) if len(y) else 0.0), 0.0
+    slope, intercept = np.polyfit(x, y, 1)
+    return float(intercept), float(slope)
+
+
 def expected_unassessed(levels: pd.DataFrame) -> np.ndarray:
     """Current levels with a never-assessed one replaced by what assessed peers show.
 
@@ -140,20 +159,7 @@ class ObservedBenefit(BaseEstimator):
         return self
 
     def _fit_drift(self, untrained: pd.DataFrame | None) -> None:
-        # Linear in the measured level: with noisy measurements the next one regresses toward
-        # the mean in proportion to the distance from it; two numbers, so it stays stable.
-        if untrained is None or len(untrained) < 2:
-            self.drift_ = np.zeros(2)
-            return
-        x = untrained[LEVEL_BEFORE].to_numpy(dtype=float)
-        y = untrained[CHANGE].to_numpy(dtype=float)
-        ok = ~(np.isnan(x) | np.isnan(y))
-        x, y = x[ok], y[ok]
-        if len(x) < 2 or np.ptp(x) == 0:
-            self.drift_ = np.array([float(y.mean()) if len(y) else 0.0, 0.0])
-            return
-        slope, intercept = np.polyfit(x, y, 1)
-        self.drift_ = np.array([float(intercept), float(slope)])
+        self.drift_ = np.asarray(fit_level_drift(untrained), dtype=float)
 
     def _prior_strength(self, obs: pd.DataFrame) -> float:
         """`prior_strength`, or with "auto" the empirical-Bayes one: within-course variance of

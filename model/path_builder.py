@@ -316,6 +316,10 @@ class EmployeeState:
     gaps: Mapping[str, tuple[float | None, float]]
     completed: frozenset[str] = frozenset()
     ongoing: frozenset[str] = frozenset()
+    #: The level the path aims from, per competency, when it differs from the measured one
+    #: (E[level | measured]: a noisy measurement regresses to the mean); reasons keep showing
+    #: the measured level.
+    expected: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -599,7 +603,8 @@ def _prepare(
         cur_f = math.nan if _missing(cur) else float(cur)  # type: ignore[arg-type]
         current[i] = cur_f
         required[i] = float(req)
-        gap = float(req) - (floor if math.isnan(cur_f) else cur_f)
+        aim = employee.expected.get(k) if employee.expected and not math.isnan(cur_f) else None
+        gap = float(req) - (floor if math.isnan(cur_f) else cur_f if aim is None else aim)
         if gap > 0:
             rem0[i] = gap
     x.current, x.required, x.rem0 = current, required, rem0

@@ -624,3 +624,23 @@ def _frames(cat: Catalog) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dic
         columns=[c.COURSE_ID, c.PREREQUISITE_ID],
     )
     return courses, bands, pre, dict(zip(cat.competency_ids, cat.competency_names, strict=True))
+
+
+def test_the_path_aims_from_the_expected_level_and_reasons_show_the_measured_one():
+    from model.planner import with_expected_levels
+
+    cat = catalog(
+        [("A", "klasikal", 20, True), ("B", "klasikal", 20, True)],
+        [("A", "PP", 1, 3), ("B", "INT", 2, 4)],
+    )
+    scored = cands(cat, [("A", 0.9, {"PP": 1.0}), ("B", 0.9, {"INT": 0.9})])
+    # Measured PP 1.0 (gap 2) and INT 2.0 (gap 2): A closes more of the measured gaps.
+    measured = emp({"PP": (1.0, 3.0), "INT": (2.0, 4.0)})
+    assert ids(build_path(measured, scored, cat, jp_budget=20, min_jp=0)) == ["A"]
+    # Noisy measurements regress toward the mean (3 here, reliability 0.3): PP is expected at
+    # 2.4 (gap 0.6), INT at 2.7 (gap 1.3), so B now closes more.
+    drifted = with_expected_levels([measured], (2.1, -0.7))[0]
+    assert drifted.expected == pytest.approx({"PP": 2.4, "INT": 2.7})
+    (step,) = build_path(drifted, scored, cat, jp_budget=20, min_jp=0)
+    assert step.course_id == "B" and "2 → 4" in step.reason_en  # the measured level
+    assert with_expected_levels([measured], None)[0] is measured

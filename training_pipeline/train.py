@@ -172,6 +172,8 @@ def fit_planner(
     progress: Progress | None = None,
 ) -> Any:
     """A DevelopmentPlanner fitted only on what was known by `as_of`."""
+    from features.course_outcomes import untrained_level_changes
+    from model.benefit import fit_level_drift
     from model.planner import DevelopmentPlanner
     from model.recommender import TrainingPathRecommender
 
@@ -201,6 +203,7 @@ def fit_planner(
         risk_threshold=config.risk_threshold,
         mentor_capacity=config.mentor_capacity,
         risk_adaptation=risk_adaptation,
+        level_drift=fit_level_drift(untrained_level_changes(tables, as_of)),
     )
 
 
@@ -313,6 +316,18 @@ def evaluate_holdout(
     return rows, risk_metrics, extra
 
 
+def planner_paths(
+    planner: Any, view: EmployeeView, risks: pd.Series | None, scored: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The planner's own paths (as served: its level model and risk rule), as a long frame."""
+    from model.path_builder import paths_to_frame
+
+    if scored is None:
+        scored = planner.recommender.score(view)
+    built = planner.paths(view, risks=risks, scored=scored)
+    return paths_to_frame(list(built), list(built.values()))
+
+
 def holdout_plan_report(
     tables: Mapping[str, pd.DataFrame],
     twin: Any,
@@ -330,18 +345,13 @@ def holdout_plan_report(
     """
     estimator = evaluate.fit_benefit_estimator(tables, as_of)
     bands = tables[c.COURSE_COMPETENCIES]
-    risks = twin.risks(view_cut)
-    risk_map = {k: float(v) for k, v in risks.items() if pd.notna(v)}
-    scored: dict[str, tuple[pd.DataFrame, dict[str, float] | None]] = {
-        "planner": (twin.recommender.score(view_cut), risk_map)
-    }
+    plans = {"planner": planner_paths(twin, view_cut, twin.risks(view_cut))}
     for name, model in baselines.items():
-        scored[name] = (model.score(view_cut), None)
-    out: dict[str, dict[str, float]] = {}
-    for name, (frame, risk) in scored.items():
-        paths = evaluate.build_baseline_paths(
-            frame, view_cut, twin.catalog, config.jp_budget, config.min_jp, risks=risk
+        plans[name] = evaluate.build_baseline_paths(
+            model.score(view_cut), view_cut, twin.catalog, config.jp_budget, config.min_jp
         )
+    out: dict[str, dict[str, float]] = {}
+    for name, paths in plans.items():
         broken = evaluate.path_rule_violations(paths, view_cut, twin.catalog, config.jp_budget)
         row = evaluate.gap_closure_estimated(paths, view_cut, estimator, bands, seed=config.seed)
         row["rule_violations"] = float(len(broken))
@@ -362,17 +372,12 @@ def evaluate_plans(
     view = evaluation_view(employee_view(tables, fs), tables, config)
     n = len(view.employees)
     risks = planner.risks(view)
-    risk_map = {k: float(v) for k, v in risks.items() if pd.notna(v)}
     paths: dict[str, pd.DataFrame] = {}
     _step(progress, "plans: planner")
     scored = planner.recommender.score(view)
-    paths["planner"] = evaluate.build_baseline_paths(
-        scored, view, planner.catalog, config.jp_budget, config.min_jp, risks=risk_map
-    )
+    paths["planner"] = planner_paths(planner, view, risks, scored)
     if config.ablations:
-        paths["planner_no_risk"] = evaluate.build_baseline_paths(
-            scored, view, planner.catalog, config.jp_budget, config.min_jp, risks=None
-        )
+        paths["planner_no_risk"] = planner_paths(planner, view, None, scored)
     for name in config.baselines:
         _step(progress, f"plans: baseline {name}")
         try:
