@@ -3,8 +3,9 @@
 For every (employees, seed) a demo world is drawn and the planner fitted as in
 `experiments.benefit_study`. Its candidates then go to the same path builder with, in turn,
 the true completion probabilities, the true gains if completed, the true current levels (the
-gaps the builder aims at), all three, and finally the oracle (`evaluate.oracle_paths`, which
-also chooses its candidates from the whole catalog by the truth). Each row is the true gap
+gaps the builder aims at, instead of the planner's E[level | measured]), all three, and
+finally the oracle (`evaluate.oracle_paths`, which also chooses its candidates from the whole
+catalog by the truth). Each row is the true gap
 closed per employee of those paths. A diagnostic of what to improve, not a policy: only this
 experiment feeds the truth to the path builder.
 
@@ -39,7 +40,7 @@ from model.path_builder import (  # noqa: E402
     candidates_from_frame,
     paths_to_frame,
 )
-from model.planner import employee_states_from_view  # noqa: E402
+from model.planner import employee_states_from_view, with_expected_levels  # noqa: E402
 from training_pipeline import evaluate, train  # noqa: E402
 from training_pipeline.demo_data import write_demo  # noqa: E402
 from training_pipeline.demo_truth import (  # noqa: E402
@@ -68,7 +69,7 @@ def run_one(employees: int, seed: int, workdir: Path) -> dict[str, float]:
     catalog = planner.catalog
     scored = planner.recommender.score(view)
     risks = {k: float(v) for k, v in planner.risks(view).items() if pd.notna(v)}
-    states = employee_states_from_view(view)
+    states = with_expected_levels(employee_states_from_view(view), planner.level_drift)
     level = truth[TRUE_LEVELS].set_index([c.NIP, c.COMPETENCY_ID])[TRUE_LEVEL]
     true_states = [
         EmployeeState(
