@@ -285,8 +285,8 @@ def train(
         _dataset_error_exit(exc)
         return
     shown = {
-        "holdout_est_gap_closed_per_employee": "holdout est. gap closed/employee (gate)",
-        "holdout_rule_violations": "rule violations",
+        "holdout_est_gap_closed_per_employee": "gate: est. closed",
+        "holdout_rule_violations": "rules broken",
         "holdout_ndcg_at_10": "NDCG@10",
         "holdout_recall_at_10": "recall@10",
         "holdout_catalog_coverage": "coverage",
