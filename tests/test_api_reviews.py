@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
+import pandas as pd
 from conftest_serving import (
     RecordingLog,
     StaticSource,
@@ -24,6 +26,7 @@ from features import columns as c
 from model.mentor_pairing import mentor_refusal, rank_mentors
 from serving.app import create_app
 from serving.db import PlanReviewRecord, open_database
+from serving.state import build_state
 
 
 def _review_url(nip: str) -> str:
@@ -320,3 +323,52 @@ def test_mentor_refusal_agrees_with_the_ranking(world):
         if checked == 3:
             break
     assert checked == 3
+
+
+class _AttendingSource(StaticSource):
+    """The world's state with one employee attending (ongoing) a course's prerequisite."""
+
+    def __init__(self, world, view) -> None:
+        super().__init__(world)
+        self.view = view
+
+    def load(self, signature, previous):
+        self.loads += 1
+        w = self.world
+        return build_state(w.planner, "1", self.view, w.tables[c.UNITS], signature="static")
+
+
+def test_an_added_course_needs_its_prerequisite_completed_not_ongoing(world):
+    catalog = world.planner.catalog
+    course, prerequisite = next(
+        (catalog.course_ids[i], catalog.course_ids[pre[0]])
+        for i, pre in enumerate(catalog.prerequisites)
+        if len(pre) == 1 and catalog.active[i]
+    )
+    view = world.view
+    done = view.completed
+    nip = next(
+        n
+        for n in view.employees.loc[view.employees[c.UNIT_ID] == leaf_unit(world), c.NIP]
+        if not ((done[c.NIP] == n) & done[c.COURSE_ID].isin([course, prerequisite])).any()
+    )
+    attending = pd.concat(
+        [view.ongoing, pd.DataFrame({c.NIP: [nip], c.COURSE_ID: [prerequisite]})],
+        ignore_index=True,
+    )
+    source = _AttendingSource(world, dataclasses.replace(view, ongoing=attending))
+    app = create_app(world.settings, serving_settings(), source, RecordingLog())
+    body = {"decision": "changed", "comment": "", "changes": {"add_course_ids": [course]}}
+    with TestClient(app) as client:
+        headers = {**auth(world, "manager_leaf"), "Idempotency-Key": f"pre-{uuid.uuid4()}"}
+        refused = client.post(_review_url(nip), json=body, headers=headers)
+        assert refused.status_code == 422, refused.text
+        (error,) = refused.json()["detail"]
+        assert error["loc"][-1] == "add_course_ids" and error["input"] == course
+        assert prerequisite in error["msg"] and "ongoing" in error["msg"]
+        assert _rows(world, headers["Idempotency-Key"]) == 0
+    # Without the ongoing row the prerequisite may join the plan, and the course after it.
+    with TestClient(create_app(world.settings, serving_settings(), StaticSource(world))) as client:
+        headers = {**auth(world, "manager_leaf"), "Idempotency-Key": f"pre-{uuid.uuid4()}"}
+        both = {**body, "changes": {"add_course_ids": [prerequisite, course]}}
+        assert client.post(_review_url(nip), json=both, headers=headers).status_code == 201
