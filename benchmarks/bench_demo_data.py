@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from time import perf_counter
 
-from training_pipeline.demo_data import write_demo
+from demo_data import write_demo
 
 RESULTS = Path(__file__).parent / "results" / "demo_data.json"
 BUDGET_SECONDS_100K = 120.0

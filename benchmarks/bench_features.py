@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
-    from training_pipeline.demo_data import generate_demo
+    from demo_data import generate_demo
 
     start = time.perf_counter()
     tables = generate_demo(n_employees=args.employees, seed=args.seed).tables

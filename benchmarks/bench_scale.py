@@ -84,7 +84,7 @@ def _settings(work: Path) -> Any:
 
 
 def stage_demo_data(work: Path, n: int, courses: int, seed: int) -> dict[str, Any]:
-    from training_pipeline.demo_data import write_demo
+    from demo_data import write_demo
 
     start = time.perf_counter()
     summary = write_demo(_paths(work)["data"], n_employees=n, seed=seed, n_courses=courses)

@@ -32,12 +32,12 @@ os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{_TMP / 'mlflow.db'}")
 
 import pandas as pd  # noqa: E402
 
+from demo_data import write_demo  # noqa: E402
+from demo_data.truth import load_truth  # noqa: E402
 from features.build import build_features  # noqa: E402
 from features.io import load_dataset  # noqa: E402
 from features.plan_input import employee_view  # noqa: E402
 from training_pipeline import evaluate, train  # noqa: E402
-from training_pipeline.demo_data import write_demo  # noqa: E402
-from training_pipeline.demo_truth import load_truth  # noqa: E402
 
 RESULTS = Path("experiments/results")
 POLICIES = ("planner", "content", "als", "popularity")

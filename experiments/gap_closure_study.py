@@ -30,10 +30,10 @@ os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{_TMP / 'mlflow.db'}")
 
 import pandas as pd  # noqa: E402
 
+from demo_data import write_demo  # noqa: E402
+from demo_data.truth import load_truth  # noqa: E402
 from features.io import load_dataset  # noqa: E402
 from training_pipeline import train  # noqa: E402
-from training_pipeline.demo_data import write_demo  # noqa: E402
-from training_pipeline.demo_truth import load_truth  # noqa: E402
 
 RESULTS = Path("experiments/results")
 MODELS = ("planner", "content", "popularity")

@@ -30,14 +30,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from demo_data import generate_demo
+from demo_data.truth import expected_mentor_gain, true_lead
 from features.as_of import latest_date
 from features.build import build_features
 from features.plan_input import employee_view
 from model import mentor_pairing as mp
 from model.assignment import BENEFIT, DEFAULT_CAPACITY, assign
 from training_pipeline import train
-from training_pipeline.demo_data import generate_demo
-from training_pipeline.demo_truth import expected_mentor_gain, true_lead
 
 RESULTS = Path("experiments/results")
 PAIRINGS = ("product", "highest_level", "random", "optimum")

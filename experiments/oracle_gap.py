@@ -28,6 +28,14 @@ os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{_TMP / 'mlflow.db'}")
 
 import pandas as pd  # noqa: E402
 
+from demo_data import write_demo  # noqa: E402
+from demo_data.truth import (  # noqa: E402
+    GAIN_IF_COMPLETED,
+    TRUE_LEVEL,
+    TRUE_LEVELS,
+    expected_outcomes,
+    load_truth,
+)
 from features import columns as c  # noqa: E402
 from features.build import build_features  # noqa: E402
 from features.io import load_dataset  # noqa: E402
@@ -42,14 +50,6 @@ from model.path_builder import (  # noqa: E402
 )
 from model.planner import employee_states_from_view, with_expected_levels  # noqa: E402
 from training_pipeline import evaluate, train  # noqa: E402
-from training_pipeline.demo_data import write_demo  # noqa: E402
-from training_pipeline.demo_truth import (  # noqa: E402
-    GAIN_IF_COMPLETED,
-    TRUE_LEVEL,
-    TRUE_LEVELS,
-    expected_outcomes,
-    load_truth,
-)
 
 RESULTS = Path("experiments/results")
 

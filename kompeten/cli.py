@@ -1,9 +1,10 @@
 """The `kompeten` command line: one entry point composed of each package's own commands.
 
-Each package keeps its commands next to its code (`features.cli`, `training_pipeline.cli`,
-`experiments.cli`, `serving.cli`); this module only puts them under one name, so no package
-has to import another's commands. Heavy libraries (mlflow, sklearn, fastapi) are imported
-inside the commands that need them, so `kompeten validate` and `kompeten --help` stay fast.
+Each package keeps its commands next to its code (`features.cli`, `demo_data.cli`,
+`training_pipeline.cli`, `experiments.cli`, `serving.cli`); this module only puts them under one
+name, so no package has to import another's commands. Heavy libraries (mlflow, sklearn,
+fastapi) are imported inside the commands that need them, so `kompeten validate`
+and `kompeten --help` stay fast.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 
 import typer
 
+from demo_data import cli as demo_data_cli
 from experiments import cli as experiments_cli
 from features import cli as features_cli
 from features.cli_support import console
@@ -31,7 +33,13 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for package_app in (features_cli.app, training_cli.app, experiments_cli.app, serving_cli.app):
+for package_app in (
+    features_cli.app,
+    demo_data_cli.app,
+    training_cli.app,
+    experiments_cli.app,
+    serving_cli.app,
+):
     app.add_typer(package_app)
 
 

@@ -148,7 +148,7 @@ def _fit_planner(data_dir: Path, tables: dict[str, pd.DataFrame]) -> Any:
 @functools.cache
 def serving_world() -> World:
     """Demo data, a trained planner and an API key per role, once per session."""
-    from training_pipeline.demo_data import write_demo
+    from demo_data import write_demo
 
     root = Path(tempfile.mkdtemp(prefix="kompeten-serving-tests-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)

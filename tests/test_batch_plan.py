@@ -32,7 +32,7 @@ def _kelurahan_as_partitions(tables: dict[str, pd.DataFrame]) -> dict[str, pd.Da
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from training_pipeline.demo_data import generate_demo
+    from demo_data import generate_demo
     from training_pipeline.train import TrainConfig, fit_planner, latest_date
 
     tables = _kelurahan_as_partitions(generate_demo(n_employees=150, seed=11, years=3).tables)

@@ -10,15 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from demo_data import (
+    generate_demo,
+    write_demo,
+)
+from demo_data import truth as dt
+from demo_data.truth import load_truth
 from features import columns as c
 from features.contract import TABLES
 from features.dataset_writer import write_dataset, write_frames
-from training_pipeline import demo_truth as dt
-from training_pipeline.demo_data import (
-    generate_demo,
-    load_truth,
-    write_demo,
-)
 
 _DTYPES = {
     "str": "str",

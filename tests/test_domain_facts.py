@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from demo_data import catalog as cat
+from demo_data import generate_demo
 from features import columns as c
 from kompeten.cli import app
 from model.reasons import TEMPLATES
 from serving.i18n import translate
 from serving.talent_box import ADVICE
-from training_pipeline import demo_catalog as cat
-from training_pipeline.demo_data import generate_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 DOMAIN_MD = ROOT / "docs" / "domain.md"

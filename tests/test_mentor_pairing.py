@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from demo_data import generate_demo
+from demo_data import truth as dt
 from features import columns as c
 from features.build import build_features
 from features.competency import CURRENT_LEVEL, GAP, REQUIRED, STALENESS_DAYS, WEIGHTED_GAP
@@ -16,8 +18,6 @@ from model import mentor_pairing as mp
 from model.assignment import BENEFIT
 from model.mentor_eligibility import MENTOR_LEVEL, eligible_pairs, subunit_scope
 from model.mentor_scorer import MIN_CONFIDENCE, MentorPairScorer, fit_mentor_scorer
-from training_pipeline import demo_truth as dt
-from training_pipeline.demo_data import generate_demo
 
 SNAPSHOTS = pd.date_range("2022-12-31", "2026-06-30", freq="2QE")
 CAPACITY = 3

@@ -14,6 +14,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 
+from demo_data import generate_demo
 from features import columns as c
 from features import mentor_pair_features as mpf
 from features.competency import CURRENT_LEVEL, GAP, REQUIRED, STALENESS_DAYS, WEIGHTED_GAP
@@ -28,7 +29,6 @@ from model.mentor_scorer import (
     fit_mentor_scorer,
     training_data,
 )
-from training_pipeline.demo_data import generate_demo
 
 FEATURES = list(mpf.MENTOR_PAIR_FEATURES)
 SNAPSHOTS = pd.date_range("2022-12-31", "2026-06-30", freq="2QE")

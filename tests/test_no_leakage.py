@@ -322,7 +322,7 @@ def test_tables_from_the_io_helper_do_not_leak():
 
 @pytest.fixture(scope="module")
 def demo_tables() -> dict[str, pd.DataFrame]:
-    demo = pytest.importorskip("training_pipeline.demo_data")
+    demo = pytest.importorskip("demo_data")
     return demo.generate_demo(n_employees=400, seed=3).tables
 
 

@@ -392,7 +392,7 @@ def test_chunked_scoring_equals_one_chunk(fitted, view):
 
 @pytest.fixture(scope="module")
 def demo():
-    from training_pipeline.demo_data import generate_demo
+    from demo_data import generate_demo
 
     data = generate_demo(300, seed=2)
     rec = TrainingPathRecommender(n_candidates=30, random_state=0)
@@ -402,7 +402,7 @@ def demo():
 
 
 def test_demo_completion_model_learns_the_truth(demo):
-    from training_pipeline.demo_truth import expected_outcomes
+    from demo_data.truth import expected_outcomes
 
     data, _, _, scored = demo
     pairs = scored.drop_duplicates([c.NIP, c.COURSE_ID])
@@ -417,8 +417,8 @@ def test_demo_paths_close_more_true_gap_per_jp_than_the_content_rule(demo):
     # The product's promise, on the hidden truth: the same path builder, fed the learned
     # scores, closes more gap per JP than fed the content rule's (0.0046 against
     # 0.0042 when written), and the expected gains track the true ones.
+    from demo_data.truth import expected_outcomes
     from model.baselines import ContentRuleRecommender
-    from training_pipeline.demo_truth import expected_outcomes
     from training_pipeline.evaluate import build_baseline_paths, gap_closure_with_truth
 
     data, rec, demo_view, scored = demo

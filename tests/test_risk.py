@@ -11,6 +11,7 @@ import pytest
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 
+from demo_data import generate_demo
 from features import columns as c
 from features import evaluation as ev
 from features.build import build_features
@@ -32,7 +33,6 @@ from model.risk import (
     ParticipationRisk,
     time_split_evaluation,
 )
-from training_pipeline.demo_data import generate_demo
 
 TEST_DATE = pd.Timestamp("2025-09-30")
 #: Seed of the demo run the acceptance numbers are checked on. With 600 employees (~450 test

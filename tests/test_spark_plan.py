@@ -71,8 +71,8 @@ def _register(root: Path, data_dir: Path, settings: Settings) -> str:
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[tuple[Path, Path, Settings, str]]:
+    from demo_data import generate_demo
     from features.io import write_dataset
-    from training_pipeline.demo_data import generate_demo
 
     root = Path(tempfile.mkdtemp(prefix="kompeten-spark-tests-"))
     data_dir = root / "data"

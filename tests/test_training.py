@@ -12,6 +12,7 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
+from demo_data import write_demo
 from features import columns as c
 from features.build import build_features
 from features.io import DatasetError, load_dataset
@@ -21,7 +22,6 @@ from kompeten.cli import app
 from model.plan_rules import course_history, plan_violations
 from training_pipeline import tracking
 from training_pipeline.batch_plan import plan_partitions
-from training_pipeline.demo_data import write_demo
 from training_pipeline.train import TrainConfig, latest_date, run_training
 
 NIP_RE = re.compile(r"(?<!\d)\d{18}(?!\d)")

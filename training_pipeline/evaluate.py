@@ -103,7 +103,7 @@ def gap_closure_with_truth(
     truth: Mapping[str, pd.DataFrame], tables: Mapping[str, pd.DataFrame], paths: pd.DataFrame
 ) -> dict[str, float]:
     """Exact expected gap closure of paths under the demo's hidden response model."""
-    from training_pipeline.demo_truth import GAP_BEFORE, GAP_CLOSED, expected_gap_closure
+    from demo_data.truth import GAP_BEFORE, GAP_CLOSED, expected_gap_closure
 
     if paths.empty:
         return {"true_gap_closed": 0.0, "true_closure_per_jp": float("nan")}
@@ -210,10 +210,10 @@ def mentor_pairing_report(
         out[f"{name}_pairs"] = float(len(pairs))
         out[f"{name}_predicted_benefit"] = mp.pairing_benefit(pairs, predicted)
         if truth is not None and len(pairs):
-            from training_pipeline.demo_truth import expected_mentor_gain
+            from demo_data.truth import expected_mentor_gain
 
             out[f"{name}_true_benefit"] = float(np.nansum(expected_mentor_gain(truth, pairs)))
-            from training_pipeline.demo_truth import true_lead
+            from demo_data.truth import true_lead
 
             out[f"{name}_truly_below_share"] = float((true_lead(truth, pairs) <= 0).mean())
     return out
@@ -256,9 +256,7 @@ def oracle_paths(
     with the highest true expected gap closure per JP go to the same path builder as every
     policy. The yardstick for "the best possible paths"; only evaluation ever calls it.
     """
-    from model.path_builder import EmployeeState
-    from model.planner import employee_states_from_view
-    from training_pipeline.demo_truth import (
+    from demo_data.truth import (
         EXPECTED_GAIN,
         GAIN_IF_COMPLETED,
         P_COMPLETE,
@@ -266,6 +264,8 @@ def oracle_paths(
         TRUE_LEVELS,
         expected_outcomes,
     )
+    from model.path_builder import EmployeeState
+    from model.planner import employee_states_from_view
 
     level = truth[TRUE_LEVELS].set_index([c.NIP, c.COMPETENCY_ID])[TRUE_LEVEL]
     states = []

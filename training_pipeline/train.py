@@ -414,8 +414,8 @@ def run_training(
     config: TrainConfig, settings: Settings, progress: Progress | None = None
 ) -> TrainResult:
     """The whole training job. The registry is touched only after everything else worked."""
+    from demo_data.truth import load_truth
     from training_pipeline import plots, tracking
-    from training_pipeline.demo_truth import load_truth
 
     timings: dict[str, float] = {}
     t_start = time.perf_counter()

@@ -1,10 +1,11 @@
 """Static definitions behind the demo dataset: regions, competencies, positions, course themes.
 
-Everything here is hand-written reference data; `demo_data` turns it into tables and draws
-the people and the history. Kota Palembang's 18 kecamatan and 107 kelurahan follow the
-Kemendagri region codes (Jakabaring and Ilir Timur III were split off Seberang Ulu I and Ilir
-Timur II by the 2016 Perda); the other Sumatera Selatan regions are written from general
-knowledge and only need to look familiar to a BKPSDM reader. Sources: docs/domain.md.
+Everything here is hand-written reference data; the other `demo_data` modules turn it into
+tables and draw the people and the history. Kota Palembang's 18 kecamatan and 107
+kelurahan follow the Kemendagri region codes (Jakabaring and Ilir Timur III were split off
+Seberang Ulu I and Ilir Timur II by the 2016 Perda); the other Sumatera Selatan regions are
+written from general knowledge and only need to look familiar to a BKPSDM reader.
+Sources: docs/domain.md.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The hidden response model of the demo dataset, and how an evaluator scores a plan against it.
 
-`demo_data` draws the history with these functions; an evaluator calls `expected_outcomes` and
+`demo_data.history` draws the history with these functions; an evaluator calls
+`expected_outcomes` and
 `expected_gap_closure` with the truth tables to learn what a recommendation would really
 achieve. Both sides share this one module so the evaluation can never drift from the
 simulation. Models never read the truth: it is written to a folder beside the dataset.
@@ -330,7 +331,7 @@ def mentoring_rating(
 def expected_mentor_gain(truth: Mapping[str, pd.DataFrame], pairs: pd.DataFrame) -> np.ndarray:
     """Expected level gain of (mentee_nip, mentor_nip, competency_id) pairs, hidden truth.
 
-    Mirrors `demo_data._apply_mentor_gains` (`mentor_gain` at the true levels at the end of
+    Mirrors `demo_data.mentoring.apply_mentor_gains` (`mentor_gain` at the true levels at the end of
     the history).
     """
     quality = truth[MENTOR_QUALITY].set_index(c.NIP)[QUALITY]
