@@ -2,7 +2,8 @@
 
 It turns an `EmployeeView` into development plans in the shape HR systems receive (gaps,
 ordered training path with reasons, mentor, participation risk). This is what travels inside
-the registered MLflow pyfunc `kompeten-planner` (see `model.pyfunc_model`).
+the registered MLflow pyfunc `kompeten-planner` (`training_pipeline/planner_model.py`, the
+file format in `model.bundle`).
 """
 
 from __future__ import annotations

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import joblib
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -107,19 +106,20 @@ class World:
         import mlflow
         import mlflow.pyfunc
 
-        from model.pyfunc_model import PLANNER_ARTIFACT, PlannerPyfunc
+        from model.bundle import PLANNER_ARTIFACT, save_planner
+        from training_pipeline.train import PLANNER_MODEL_CODE
 
         uri = self.settings.resolved_tracking_uri
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)
         path = self.root / "planner.joblib"
         if not path.exists():
-            joblib.dump(self.planner, path)
+            save_planner(self.planner, self.root)
         experiment = mlflow.set_experiment("serving-tests")
         with mlflow.start_run(experiment_id=experiment.experiment_id) as run:
             mlflow.pyfunc.log_model(
                 name="planner",
-                python_model=PlannerPyfunc(),
+                python_model=str(PLANNER_MODEL_CODE),
                 artifacts={PLANNER_ARTIFACT: str(path)},
                 pip_requirements=[],
             )

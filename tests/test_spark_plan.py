@@ -45,23 +45,28 @@ def _kelurahan_as_partitions(tables: dict[str, pd.DataFrame]) -> dict[str, pd.Da
 
 def _register(root: Path, data_dir: Path, settings: Settings) -> str:
     """Fit the training pipeline's planner (kept small) and register it as champion."""
-    import joblib
-
     from features.io import load_dataset
-    from model.pyfunc_model import PLANNER_ARTIFACT, PlannerPyfunc
+    from model.bundle import PLANNER_ARTIFACT, save_planner
     from training_pipeline import tracking
-    from training_pipeline.train import TrainConfig, _input_example, fit_planner, latest_date
+    from training_pipeline.train import (
+        PLANNER_MODEL_CODE,
+        TrainConfig,
+        _input_example,
+        fit_planner,
+        latest_date,
+    )
 
     tables = load_dataset(data_dir)
     as_of = latest_date(tables)
     planner = fit_planner(tables, as_of, TrainConfig(data_dir=data_dir, n_candidates=20))
-    path = root / "planner.joblib"
-    joblib.dump(planner, path)
+    path = save_planner(planner, root)
+    example = _input_example(tables, as_of, settings)
     with tracking.run(settings, "spark-tests", run_name="spark-test"):
         version = tracking.log_pyfunc_model(
-            PlannerPyfunc(planner),
+            PLANNER_MODEL_CODE,
             {PLANNER_ARTIFACT: str(path)},
-            _input_example(tables, as_of, settings),
+            example,
+            planner.plan_frame(example),
             settings.model_name,
             pip_requirements=[],
         )

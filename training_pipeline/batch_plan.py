@@ -43,13 +43,12 @@ class UnknownUnitError(ValueError):
 
 def load_champion(settings: Settings, model_uri: str | None) -> tuple[Any, str | None, str]:
     """Planner, its version and the URI used (champion by default)."""
-    from model.pyfunc_model import load_planner
     from training_pipeline import tracking
 
     tracking.configure(settings)
     uri = model_uri or f"models:/{settings.model_name}@{tracking.CHAMPION}"
     try:
-        planner, version = load_planner(uri)
+        planner, version = tracking.load_registered_planner(uri)
     except Exception as exc:  # noqa: BLE001 - MLflow raises many kinds; the message matters
         raise RuntimeError(
             f"cannot load model {uri}: {exc}. Train one first with `kompeten train`."

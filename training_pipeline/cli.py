@@ -25,23 +25,29 @@ from features.cli_support import (
 
 app = typer.Typer()
 
+# The defaults come from Settings (KOMPETEN_JP_BUDGET, KOMPETEN_MENTOR_CAPACITY), read when the
+# command runs: None here means "not given on the command line".
 JpBudget = Annotated[
-    int,
+    int | None,
     typer.Option(
         "--jp-budget",
         min=1,
         max=200,
+        show_default=False,
         help="JP (lesson hours) a training path may use; paths aim for at least 20 JP a "
-        "year (PP 11/2017 art. 203(4), as amended by PP 17/2020) when the budget allows.",
+        "year (PP 11/2017 art. 203(4), as amended by PP 17/2020) when the budget allows. "
+        "Default: the KOMPETEN_JP_BUDGET setting (40).",
     ),
 ]
 MentorCapacity = Annotated[
-    int,
+    int | None,
     typer.Option(
         "--mentor-capacity",
         min=1,
         max=20,
-        help="Mentees per mentor, ongoing mentorships included.",
+        show_default=False,
+        help="Mentees per mentor, ongoing mentorships included. "
+        "Default: the KOMPETEN_MENTOR_CAPACITY setting (3).",
     ),
 ]
 
@@ -61,8 +67,8 @@ def train(
             "(default: <data>-truth when it exists). Models never read it.",
         ),
     ] = None,
-    jp_budget: JpBudget = 40,
-    mentor_capacity: MentorCapacity = 3,
+    jp_budget: JpBudget = None,
+    mentor_capacity: MentorCapacity = None,
     no_ablations: Annotated[
         bool, typer.Option("--no-ablations", help="Skip the ablation fits (faster).")
     ] = False,
@@ -89,6 +95,8 @@ def train(
     require_folder(data)
     settings = get_settings()
     settings.ensure_home()
+    jp_budget = settings.jp_budget if jp_budget is None else jp_budget
+    mentor_capacity = settings.mentor_capacity if mentor_capacity is None else mentor_capacity
     truth_dir = truth
     if truth_dir is None:
         sibling = data.parent / f"{data.name}-truth"
@@ -238,8 +246,8 @@ def plan(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Plan date (default: last date in the data).")
     ] = None,
-    jp_budget: JpBudget = 40,
-    mentor_capacity: MentorCapacity = 3,
+    jp_budget: JpBudget = None,
+    mentor_capacity: MentorCapacity = None,
     model_uri: Annotated[
         str | None,
         typer.Option("--model-uri", help="MLflow model URI (default: models:/<name>@champion)."),
@@ -308,8 +316,10 @@ def plan(
                 out_file,
                 settings,
                 as_of=parse_date(as_of, "--as-of"),
-                jp_budget=jp_budget,
-                mentor_capacity=mentor_capacity,
+                jp_budget=settings.jp_budget if jp_budget is None else jp_budget,
+                mentor_capacity=(
+                    settings.mentor_capacity if mentor_capacity is None else mentor_capacity
+                ),
                 model_uri=model_uri,
                 progress=_report,
                 **extra,
@@ -332,7 +342,16 @@ def pair(
     unit: Annotated[
         str | None, typer.Option("--unit", help="Only this unit and its sub-units.")
     ] = None,
-    capacity: Annotated[int, typer.Option("--capacity", min=1, max=20)] = 3,
+    capacity: Annotated[
+        int | None,
+        typer.Option(
+            "--capacity",
+            min=1,
+            max=20,
+            show_default=False,
+            help="Mentees per mentor. Default: the KOMPETEN_MENTOR_CAPACITY setting (3).",
+        ),
+    ] = None,
     same_unit: Annotated[
         bool, typer.Option("--same-unit", help="Only mentors from the mentee's own unit.")
     ] = False,
@@ -359,7 +378,7 @@ def pair(
             out_file,
             settings,
             unit=unit,
-            capacity=capacity,
+            capacity=settings.mentor_capacity if capacity is None else capacity,
             same_unit=same_unit,
             exclude_supervisor=not allow_supervisor,
             as_of=parse_date(as_of, "--as-of"),

@@ -5,8 +5,9 @@ plan-input frame (`features.plan_input.to_plan_input`) as Parquet partitioned by
 partition (the kecamatan/dinas of `features.units.partition_of_units`, exactly the split of the
 pandas engine in `training_pipeline.batch_plan`). Spark then runs
 `groupBy(partition).applyInPandas`: one group is one whole partition, so mentor assignment stays
-exact within it, and each Python worker loads the SAME registered pyfunc once and calls its
-`predict`. Results go to Parquet, then to JSON Lines in the pandas engine's shape and order.
+exact within it, and each Python worker loads the SAME registered planner version once
+(`tracking.load_registered_planner`) and calls `plan_frame`, as the pyfunc's `predict` does.
+Results go to Parquet, then to JSON Lines in the pandas engine's shape and order.
 """
 
 from __future__ import annotations
@@ -104,31 +105,29 @@ def restore_dtypes(frame: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFra
 
 # --- the Spark worker side ----------------------------------------------------------------------
 
-_PYFUNCS: dict[tuple[str, str | None], Any] = {}
+_PLANNERS: dict[tuple[str, str | None], Any] = {}
 
 
-def cached_pyfunc(model_uri: str, tracking_uri: str | None) -> Any:
-    """The registered pyfunc, loaded once per Python worker process (Spark reuses workers)."""
+def cached_planner(model_uri: str, tracking_uri: str | None) -> Any:
+    """The registered planner, loaded once per Python worker process (Spark reuses workers)."""
     key = (model_uri, tracking_uri)
-    if key not in _PYFUNCS:
-        import mlflow
-        import mlflow.pyfunc
+    if key not in _PLANNERS:
+        from training_pipeline import tracking
 
         if tracking_uri:
-            mlflow.set_tracking_uri(tracking_uri)
-            mlflow.set_registry_uri(tracking_uri)
-        _PYFUNCS[key] = mlflow.pyfunc.load_model(model_uri)
-    return _PYFUNCS[key]
+            tracking.use_store(tracking_uri)
+        _PLANNERS[key], _ = tracking.load_registered_planner(model_uri)
+    return _PLANNERS[key]
 
 
 def plan_group(group: pd.DataFrame, config: WorkerConfig) -> pd.DataFrame:
     """Plans for one planning partition (a pandas frame handed over by applyInPandas)."""
     group = group.sort_values(ORDER, kind="stable").reset_index(drop=True)
     inputs = restore_dtypes(group.drop(columns=[PARTITION, ORDER]), config.dtypes)
-    pyfunc = cached_pyfunc(config.model_uri, config.tracking_uri)
-    # The registered signature declares no params schema, and `PyFuncModel.predict` drops
-    # params it does not declare: call the loaded PythonModel's own predict with them.
-    out = pyfunc.unwrap_python_model().predict(None, inputs, config.params)
+    # What the pyfunc's predict does (`training_pipeline.planner_model`), without MLflow's
+    # schema enforcement per group: the inputs were built by `to_plan_input` on the driver.
+    planner = cached_planner(config.model_uri, config.tracking_uri)
+    out = planner.plan_frame(inputs, **config.params)
     position = dict(zip(group[c.NIP].astype(str), group[ORDER], strict=True))
     out = out.reset_index(drop=True)
     out[PARTITION] = group[PARTITION].iloc[0]
@@ -143,7 +142,7 @@ def plan_group(group: pd.DataFrame, config: WorkerConfig) -> pd.DataFrame:
 
 def _group_planner(config: WorkerConfig) -> Callable[[pd.DataFrame], pd.DataFrame]:
     # A closure over a module-level function: cloudpickle ships `config` by value and
-    # `plan_group` by reference, so the worker's `_PYFUNCS` cache survives between tasks.
+    # `plan_group` by reference, so the worker's `_PLANNERS` cache survives between tasks.
     def plan(group: pd.DataFrame) -> pd.DataFrame:
         return plan_group(group, config)
 
@@ -261,7 +260,6 @@ def run_plan_spark(
     """
     from features.build import build_features
     from features.io import load_dataset
-    from model.pyfunc_model import resolve_version
     from training_pipeline import tracking
     from training_pipeline.train import latest_date
 
@@ -278,13 +276,13 @@ def run_plan_spark(
     tracking_uri = tracking.configure(settings)
     uri = model_uri or f"models:/{settings.model_name}@{tracking.CHAMPION}"
     try:
-        version = resolve_version(uri)
+        version = tracking.resolve_version(uri)
     except Exception as exc:  # noqa: BLE001 - MLflow raises many kinds; the message matters
         raise RuntimeError(
             f"cannot load model {uri}: {exc}. Train one first with `kompeten train`."
         ) from exc
     # Pin the version: a champion promoted mid-run must not mix two models in one batch.
-    pinned = f"models:/{uri.removeprefix('models:/').split('@')[0]}/{version}" if version else uri
+    pinned = tracking.pinned_uri(uri, version)
     timings["load"] = time.perf_counter() - started
 
     t0 = time.perf_counter()

@@ -1,11 +1,17 @@
 """Everything the training side says to MLflow: runs, params, metrics, plots, the registry.
 
-The only training module that imports mlflow. Values reaching MLflow are checked for clear-text
-NIPs first (`assert_no_personal_data`), because a leak there cannot be taken back.
+The only training-side module that imports mlflow: logging the planner pyfunc (models-from-code,
+`training_pipeline/planner_model.py`, which takes `PythonModel` and `set_model` from here),
+registry versions and aliases, the promotion gate, and loading a registered planner back for
+batch and Spark plans (download the version's files, then `model.bundle.load_planner_file`).
+Values reaching MLflow are checked for clear-text NIPs first (`assert_no_personal_data`),
+because a leak there cannot be taken back.
 """
 
 from __future__ import annotations
 
+import logging
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -18,10 +24,19 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature, infer_signature, set_model
 from mlflow.pyfunc import PythonModel
+from mlflow.types import ColSpec, Schema, TensorSpec
 
 from features.privacy import PersonalDataError, assert_no_personal_data  # noqa: F401
 from features.settings import Settings
+from model.bundle import load_planner_file
+
+__all__ = ["PythonModel", "set_model"]  # re-exported for the models-from-code file
+
+# MLflow narrates every step at INFO ("Detected uv project", "Creating initial MLflow database
+# tables", "Validating input example"): nothing a user acts on. Warnings still show.
+logging.getLogger("mlflow").setLevel(logging.WARNING)
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -32,9 +47,14 @@ def configure(settings: Settings) -> str:
     uri = settings.resolved_tracking_uri
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    use_store(uri)
+    return uri
+
+
+def use_store(uri: str) -> None:
+    """Point MLflow's tracking and registry at `uri` (a Spark worker has no Settings to read)."""
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    return uri
 
 
 def ensure_experiment(name: str, settings: Settings) -> str:
@@ -99,31 +119,35 @@ def set_tags(tags: Mapping[str, str]) -> None:
 
 
 def log_pyfunc_model(
-    python_model: PythonModel,
+    model_code: str | Path,
     artifacts: Mapping[str, str],
     input_example: pd.DataFrame,
+    output_example: pd.DataFrame,
     registered_model_name: str,
     pip_requirements: list[str],
     metadata: Mapping[str, Any] | None = None,
     params: Mapping[str, Any] | None = None,
 ) -> ModelVersion:
-    """Log ONE pyfunc model (joblib artifacts inside) and register a new version of it.
+    """Log ONE pyfunc model from its code file (artifacts beside it) and register a version.
 
-    `params` (name -> default) become the signature's params schema: without one, MLflow
-    drops every `predict(..., params=...)` a caller passes (e.g. a JP budget) with a warning.
+    Models-from-code: MLflow stores the file, not a pickled object. The signature is built
+    from the example's dtypes (`frame_schema`); `params`
+    (name -> default) become its params schema: without one, MLflow drops every
+    `predict(..., params=...)` a caller passes (e.g. a JP budget). The environment is given
+    explicitly (`conda_env`), so MLflow need not look for pip (the runtime venv has none).
     """
-    from mlflow.models import infer_signature
-
     assert_no_personal_data(input_example, "input_example")
-    output_example = python_model.predict(None, input_example)  # type: ignore[arg-type]
-    signature = infer_signature(input_example, output_example, params=dict(params or {}))
+    example = input_example
+    signature = ModelSignature(inputs=frame_schema(example), outputs=frame_schema(output_example))
+    if params:
+        signature.params = infer_signature(params=dict(params)).params
     info = mlflow.pyfunc.log_model(
         name="planner",
-        python_model=python_model,
+        python_model=str(model_code),
         artifacts=dict(artifacts),
         signature=signature,
-        input_example=input_example,
-        pip_requirements=pip_requirements,
+        input_example=example,
+        conda_env=conda_env(pip_requirements),
         registered_model_name=registered_model_name,
         metadata=dict(metadata or {}),
     )
@@ -134,6 +158,78 @@ def log_pyfunc_model(
     if not versions:
         raise RuntimeError("model was logged but no registered version was found")
     return max(versions, key=lambda v: int(v.version))
+
+
+def frame_schema(frame: pd.DataFrame) -> Schema:
+    """A column schema read from the frame's dtypes, not inferred from a few example rows.
+
+    Integer and boolean columns (counts, flags: `to_plan_input` always fills them) are
+    required longs / booleans; float, string and date columns may be missing (NaN / null is
+    a legal value there), whatever the example happens to hold. MLflow's own inference would
+    take `required` from the example's rows and warn about integer columns.
+    """
+    specs: list[ColSpec | TensorSpec] = []
+    for name in frame.columns:
+        series = frame[name]
+        if pd.api.types.is_bool_dtype(series):
+            kind = "boolean"
+        elif pd.api.types.is_integer_dtype(series):
+            kind = "long"
+        elif pd.api.types.is_float_dtype(series):
+            kind = "double"
+        elif pd.api.types.is_datetime64_any_dtype(series):
+            kind = "datetime"
+        else:
+            kind = "string"
+        specs.append(ColSpec(kind, str(name), required=kind in ("long", "boolean")))
+    return Schema(specs)
+
+
+def conda_env(pip_requirements: list[str]) -> dict[str, Any]:
+    """The model's environment: this Python, and the pinned pip requirements plus MLflow."""
+    from importlib.metadata import version
+
+    python = ".".join(str(part) for part in sys.version_info[:3])
+    pins = [f"mlflow-skinny=={version('mlflow-skinny')}", *pip_requirements]
+    return {
+        "name": "kompeten-planner",
+        "channels": ["conda-forge"],
+        "dependencies": [f"python={python}", "pip", {"pip": pins}],
+    }
+
+
+def resolve_version(model_uri: str) -> str | None:
+    """Registry version behind `models:/NAME@alias` or `models:/NAME/VERSION` (else None)."""
+    if not model_uri.startswith("models:/"):
+        return None
+    ref = model_uri.removeprefix("models:/")
+    if "@" in ref:
+        name, alias = ref.split("@", 1)
+        return str(MlflowClient().get_model_version_by_alias(name, alias).version)
+    name, _, version = ref.partition("/")
+    return version or None
+
+
+def pinned_uri(model_uri: str, version: str | None) -> str:
+    """`models:/NAME/VERSION` for an alias URI, so a promotion mid-run cannot mix two models."""
+    if not version or not model_uri.startswith("models:/"):
+        return model_uri
+    return f"models:/{model_uri.removeprefix('models:/').split('@')[0].split('/')[0]}/{version}"
+
+
+def load_registered_planner(model_uri: str) -> tuple[Any, str | None]:
+    """The fitted planner of a registered model version, and that version.
+
+    Downloads the version's files and opens `artifacts/planner.joblib` with
+    `model.bundle.load_planner_file`: the model code is never executed to get at the planner.
+    """
+    version = resolve_version(model_uri)
+    with tempfile.TemporaryDirectory(prefix="kompeten-planner-") as tmp:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=pinned_uri(model_uri, version), dst_path=tmp
+        )
+        planner = load_planner_file(local)
+    return planner, version
 
 
 # --- registry ------------------------------------------------------------------------------

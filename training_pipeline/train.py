@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 
@@ -26,6 +25,7 @@ from features.io import load_dataset
 from features.plan_input import AS_OF, EmployeeView, employee_view, to_plan_input
 from features.pseudonym import pseudonymize_many
 from features.settings import Settings
+from model.bundle import PLANNER_ARTIFACT, save_planner
 from training_pipeline import evaluate
 
 Progress = Callable[[str, float], None]
@@ -599,6 +599,10 @@ def pyfunc_params(planner: Any) -> dict[str, Any]:
     }
 
 
+#: The models-from-code file MLflow stores as the planner pyfunc (logged by path, not pickled).
+PLANNER_MODEL_CODE = Path(__file__).with_name("planner_model.py")
+
+
 def _register(
     planner: Any,
     example: pd.DataFrame,
@@ -608,19 +612,18 @@ def _register(
     tracking: Any,
 ) -> tuple[str, Any]:
     """Log the pyfunc, register a version, alias it challenger, then apply the gate."""
-    from model.pyfunc_model import PLANNER_ARTIFACT, PlannerPyfunc
-
+    params = pyfunc_params(planner)
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "planner.joblib"
-        joblib.dump(planner, path, compress=3)
+        path = save_planner(planner, tmp)
         version = tracking.log_pyfunc_model(
-            PlannerPyfunc(planner),
+            PLANNER_MODEL_CODE,
             {PLANNER_ARTIFACT: str(path)},
             example,
+            planner.plan_frame(example, **params),
             settings.model_name,
             pip_requirements=_requirements(),
             metadata={"as_of": str(example[AS_OF].iloc[0])},
-            params=pyfunc_params(planner),
+            params=params,
         )
     name = settings.model_name
     champion = tracking.alias_version(name, tracking.CHAMPION)
