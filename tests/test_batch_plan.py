@@ -128,6 +128,36 @@ def test_cli_plan_takes_jobs_and_refuses_zero(tmp_path):
     assert refused.exit_code == 2 and "--jobs" in refused.output
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [([], {"jp_budget": 25, "mentor_capacity": 5}), (["--jp-budget", "60"], {"jp_budget": 60})],
+)
+def test_cli_plan_policy_defaults_come_from_settings(tmp_path, monkeypatch, args, expected):
+    """--jp-budget / --mentor-capacity default to KOMPETEN_JP_BUDGET / _MENTOR_CAPACITY."""
+    from typer.testing import CliRunner
+
+    from features.settings import get_settings
+    from kompeten.cli import app
+
+    seen: dict = {}
+
+    def fake_run_plan(data, out_file, settings, **kwargs):
+        seen.update(kwargs)
+        return {"plans": 0}
+
+    monkeypatch.setattr(batch_plan, "run_plan", fake_run_plan)
+    monkeypatch.setenv("KOMPETEN_JP_BUDGET", "25")
+    monkeypatch.setenv("KOMPETEN_MENTOR_CAPACITY", "5")
+    monkeypatch.setenv("KOMPETEN_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["plan", "--data", str(tmp_path), *args])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert {k: seen[k] for k in expected} == expected
+
+
 def test_batch_candidates_are_those_of_the_scored_frame(world):
     """The planner's shortcut (`score_candidates`) gives the arrays the frame route gives."""
     from model.path_builder import candidates_from_frame
