@@ -2,7 +2,7 @@
 in during the coming year, and the plain reasons behind it (the seed of the inclusive approach).
 
 The planner uses the risk to favour formats that people with a similar participation pattern
-still complete (`model.path_builder.RISK_MODE_FACTOR`); the reasons are shown to managers.
+still complete (`model.path_catalog.RISK_MODE_FACTOR`); the reasons are shown to managers.
 
 Choice of model, measured on the demo data (time split: quarterly snapshots whose label window
 ends by the test date, evaluated on the year after it; see `time_split_evaluation`): a logistic
@@ -55,8 +55,8 @@ from features.risk_features import (
     risk_features,
     risk_training_frame,
 )
-from model.metrics import brier_score, expected_calibration_error, roc_auc
 from model.reasons import mode_label
+from model.risk_metrics import brier_score, expected_calibration_error, roc_auc
 from model.threads import limit_threads
 
 RISK = "risk"
