@@ -1,6 +1,6 @@
 """Gap closure of the planner's paths against the content rule and popularity, over sizes and seeds.
 
-For every (employees, seed) a demo dataset is drawn with `training_pipeline.demo_data`, the
+For every (employees, seed) a demo dataset is drawn with `demo_data.write_demo`, the
 planner is fitted on everything up to the last day (`training_pipeline.train.fit_planner`) and
 the paths of the planner and of the baselines, built by the same path builder, are scored
 against the generator's hidden truth (`training_pipeline.train.evaluate_plans`): the expected

@@ -51,8 +51,8 @@ def _register(root: Path, data_dir: Path, settings: Settings) -> str:
     from training_pipeline.train import (
         PLANNER_MODEL_CODE,
         TrainConfig,
-        _input_example,
         fit_planner,
+        input_example,
         latest_date,
     )
 
@@ -60,7 +60,7 @@ def _register(root: Path, data_dir: Path, settings: Settings) -> str:
     as_of = latest_date(tables)
     planner = fit_planner(tables, as_of, TrainConfig(data_dir=data_dir, n_candidates=20))
     path = save_planner(planner, root)
-    example = _input_example(tables, as_of, settings)
+    example = input_example(tables, as_of, settings)
     with tracking.run(settings, "spark-tests", run_name="spark-test"):
         version = tracking.log_pyfunc_model(
             PLANNER_MODEL_CODE,
