@@ -131,14 +131,15 @@ def log_pyfunc_model(
     """Log ONE pyfunc model from its code file (artifacts beside it) and register a version.
 
     Models-from-code: MLflow stores the file, not a pickled object. The signature is built
-    from the example's dtypes (`frame_schema`); `params`
-    (name -> default) become its params schema: without one, MLflow drops every
-    `predict(..., params=...)` a caller passes (e.g. a JP budget). The environment is given
-    explicitly (`conda_env`), so MLflow need not look for pip (the runtime venv has none).
+    from the examples' dtypes (`frame_schema`); `params` (name -> default) become its params
+    schema: without one, MLflow drops every `predict(..., params=...)` a caller passes (e.g. a
+    JP budget). The environment is given explicitly (`conda_env`), so MLflow need not look
+    for pip (the runtime venv has none).
     """
     assert_no_personal_data(input_example, "input_example")
-    example = input_example
-    signature = ModelSignature(inputs=frame_schema(example), outputs=frame_schema(output_example))
+    signature = ModelSignature(
+        inputs=frame_schema(input_example), outputs=frame_schema(output_example)
+    )
     if params:
         signature.params = infer_signature(params=dict(params)).params
     info = mlflow.pyfunc.log_model(
@@ -146,7 +147,7 @@ def log_pyfunc_model(
         python_model=str(model_code),
         artifacts=dict(artifacts),
         signature=signature,
-        input_example=example,
+        input_example=input_example,
         conda_env=conda_env(pip_requirements),
         registered_model_name=registered_model_name,
         metadata=dict(metadata or {}),
