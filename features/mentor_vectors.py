@@ -48,6 +48,10 @@ CURRENT_LOAD = "current_load"
 #: mentees, shrunk toward the pool with `prior_strength` pseudo-mentorships.
 MENTEE_GAIN_PER_HEADROOM = "mentee_gain_per_headroom"
 N_ENDED_IN_COMPETENCY = "n_mentorships_ended_in_competency"
+#: The employee as a *mentee*: how fast they learn, from their training post-test scores (each
+#: minus the course's mean score, mean per employee shrunk toward 0 with `prior_strength`
+#: pseudo-courses, then standardised over employees; 0 = typical, also when never tested).
+LEARNING_SIGNAL = "learning_signal"
 
 STATS_COLUMNS = (
     N_MENTORSHIPS,
@@ -60,6 +64,7 @@ STATS_COLUMNS = (
     MENTEE_CHANGE_SHRUNK,
     CURRENT_LOAD,
     MENTEE_GAIN_PER_HEADROOM,
+    LEARNING_SIGNAL,
 )
 
 
@@ -137,10 +142,43 @@ def mentor_stats(
                 ),
                 CURRENT_LOAD: np.bincount(mentor[ok & ~ended], minlength=n_emp),
                 MENTEE_GAIN_PER_HEADROOM: (gain_x_room + pseudo * pool_effect) / (room_sq + pseudo),
+                LEARNING_SIGNAL: learning_signal(t, nips, prior_strength),
             }
         )
     active = employees[c.ACTIVE].to_numpy(dtype=bool)
     return stats.loc[active].reset_index(drop=True)
+
+
+def learning_signal(
+    tables: Mapping[str, pd.DataFrame], nips: pd.Index, prior_strength: float = 3.0
+) -> np.ndarray:
+    """How fast each employee (`nips` order) learns, from completed courses' post-test scores.
+
+    A mentee who learns quickly in courses is expected to learn more from a mentor too: the
+    score minus the course's mean score (so hard courses do not count against anyone), mean
+    per employee shrunk toward 0 with `prior_strength` pseudo-courses, standardised. 0 for an
+    employee without a scored course (the typical learner).
+    """
+    out = np.zeros(len(nips))
+    enrollments = tables[c.ENROLLMENTS]
+    if enrollments.empty or c.SCORE not in enrollments.columns:
+        return out
+    score = enrollments[c.SCORE].to_numpy(dtype=np.float64, na_value=np.nan)
+    done = (enrollments[c.STATUS].astype(str).to_numpy() == "completed") & ~np.isnan(score)
+    who = nips.get_indexer(enrollments[c.NIP].astype(str))
+    done &= who >= 0
+    if done.sum() < 2:
+        return out
+    course = pd.factorize(enrollments[c.COURSE_ID].astype(str).to_numpy()[done])[0]
+    score, who = score[done], who[done]
+    course_mean = np.bincount(course, score) / np.bincount(course)
+    rel = score - course_mean[course]
+    n = np.bincount(who, minlength=len(nips))
+    shrunk = np.bincount(who, rel, minlength=len(nips)) / (n + prior_strength)
+    sd = shrunk[n > 0].std()
+    if not sd > 1e-9:
+        return out
+    return np.where(n > 0, (shrunk - shrunk[n > 0].mean()) / sd, 0.0)
 
 
 def mentor_vectors(
