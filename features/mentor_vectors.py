@@ -115,8 +115,13 @@ def mentor_stats(
     )["level_before"].to_numpy()
     room = saturating_headroom(mentor_before - changes["level_before"].to_numpy())
     room = np.where(np.isnan(room), np.nanmean(room) if (~np.isnan(room)).any() else 0.5, room)
+    # what mentees gain anyway over a mentorship (courses, work), whoever mentors them: the
+    # intercept of the pooled fit gain ~ base + effect x room; the mentor is credited the rest
+    base_gain = _base_gain(change[observed], room[observed])
     gain_x_room = np.bincount(
-        mentor[with_change][observed], change[observed] * room[observed], minlength=n_emp
+        mentor[with_change][observed],
+        (change[observed] - base_gain) * room[observed],
+        minlength=n_emp,
     )
     room_sq = np.bincount(mentor[with_change][observed], room[observed] ** 2, minlength=n_emp)
     pool_effect = gain_x_room.sum() / room_sq.sum() if room_sq.sum() > 0 else np.nan
@@ -147,6 +152,15 @@ def mentor_stats(
         )
     active = employees[c.ACTIVE].to_numpy(dtype=bool)
     return stats.loc[active].reset_index(drop=True)
+
+
+def _base_gain(change: np.ndarray, room: np.ndarray) -> float:
+    """Intercept of the least-squares line change ~ base + effect x room (0 when unidentified
+    or negative: a mentorship is not assumed to cost levels)."""
+    if len(change) < 10 or np.var(room) <= 1e-12:
+        return 0.0
+    slope = np.cov(room, change, bias=True)[0, 1] / np.var(room)
+    return float(max(change.mean() - slope * room.mean(), 0.0))
 
 
 def learning_signal(
