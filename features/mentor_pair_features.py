@@ -76,7 +76,6 @@ P_AHEAD = "p_ahead"
 HEADROOM = "headroom"
 MENTOR_LEVEL_MEAN = "mentor_level_mean"
 MENTOR_EFFECT = "mentor_gain_per_headroom"
-MENTEE_LEARNING = "mentee_learning_signal"
 
 #: Columns of the pair feature matrix, in order. Differences are mentor minus mentee.
 MENTOR_PAIR_FEATURES = (
@@ -101,7 +100,6 @@ MENTOR_PAIR_FEATURES = (
     HEADROOM,
     MENTOR_LEVEL_MEAN,
     MENTOR_EFFECT,
-    MENTEE_LEARNING,
 )
 
 # --- training example columns -------------------------------------------------------------
@@ -145,7 +143,6 @@ class MentorPairArrays:
     n_mentorships: np.ndarray
     load: np.ndarray
     effect: np.ndarray
-    learning: np.ndarray
 
     @classmethod
     def from_view(cls, view: EmployeeView) -> MentorPairArrays:
@@ -190,7 +187,6 @@ class MentorPairArrays:
             n_mentorships=np.nan_to_num(_column(emp, mv.N_MENTORSHIPS, 0.0), nan=0.0),
             load=np.nan_to_num(_column(emp, mv.CURRENT_LOAD, 0.0), nan=0.0),
             effect=_column(emp, mv.MENTEE_GAIN_PER_HEADROOM),
-            learning=np.nan_to_num(_column(emp, mv.LEARNING_SIGNAL, 0.0), nan=0.0),
         )
 
     def indices(
@@ -326,7 +322,6 @@ def pair_matrix(
             headroom(lead, p_ahead),
             mentor_mean,
             arrays.effect[mentor],
-            arrays.learning[mentee],
         ]
     ).reshape(len(mentee), len(MENTOR_PAIR_FEATURES))
 

@@ -48,10 +48,6 @@ CURRENT_LOAD = "current_load"
 #: mentees, shrunk toward the pool with `prior_strength` pseudo-mentorships.
 MENTEE_GAIN_PER_HEADROOM = "mentee_gain_per_headroom"
 N_ENDED_IN_COMPETENCY = "n_mentorships_ended_in_competency"
-#: The employee as a *mentee*: how fast they learn, from their training post-test scores (each
-#: minus the course's mean score, mean per employee shrunk toward 0 with `prior_strength`
-#: pseudo-courses, then standardised over employees; 0 = typical, also when never tested).
-LEARNING_SIGNAL = "learning_signal"
 
 STATS_COLUMNS = (
     N_MENTORSHIPS,
@@ -64,7 +60,6 @@ STATS_COLUMNS = (
     MENTEE_CHANGE_SHRUNK,
     CURRENT_LOAD,
     MENTEE_GAIN_PER_HEADROOM,
-    LEARNING_SIGNAL,
 )
 
 
@@ -115,13 +110,8 @@ def mentor_stats(
     )["level_before"].to_numpy()
     room = saturating_headroom(mentor_before - changes["level_before"].to_numpy())
     room = np.where(np.isnan(room), np.nanmean(room) if (~np.isnan(room)).any() else 0.5, room)
-    # what mentees gain anyway over a mentorship (courses, work), whoever mentors them: the
-    # intercept of the pooled fit gain ~ base + effect x room; the mentor is credited the rest
-    base_gain = _base_gain(change[observed], room[observed])
     gain_x_room = np.bincount(
-        mentor[with_change][observed],
-        (change[observed] - base_gain) * room[observed],
-        minlength=n_emp,
+        mentor[with_change][observed], change[observed] * room[observed], minlength=n_emp
     )
     room_sq = np.bincount(mentor[with_change][observed], room[observed] ** 2, minlength=n_emp)
     pool_effect = gain_x_room.sum() / room_sq.sum() if room_sq.sum() > 0 else np.nan
@@ -147,52 +137,10 @@ def mentor_stats(
                 ),
                 CURRENT_LOAD: np.bincount(mentor[ok & ~ended], minlength=n_emp),
                 MENTEE_GAIN_PER_HEADROOM: (gain_x_room + pseudo * pool_effect) / (room_sq + pseudo),
-                LEARNING_SIGNAL: learning_signal(t, nips, prior_strength),
             }
         )
     active = employees[c.ACTIVE].to_numpy(dtype=bool)
     return stats.loc[active].reset_index(drop=True)
-
-
-def _base_gain(change: np.ndarray, room: np.ndarray) -> float:
-    """Intercept of the least-squares line change ~ base + effect x room (0 when unidentified
-    or negative: a mentorship is not assumed to cost levels)."""
-    if len(change) < 10 or np.var(room) <= 1e-12:
-        return 0.0
-    slope = np.cov(room, change, bias=True)[0, 1] / np.var(room)
-    return float(max(change.mean() - slope * room.mean(), 0.0))
-
-
-def learning_signal(
-    tables: Mapping[str, pd.DataFrame], nips: pd.Index, prior_strength: float = 3.0
-) -> np.ndarray:
-    """How fast each employee (`nips` order) learns, from completed courses' post-test scores.
-
-    A mentee who learns quickly in courses is expected to learn more from a mentor too: the
-    score minus the course's mean score (so hard courses do not count against anyone), mean
-    per employee shrunk toward 0 with `prior_strength` pseudo-courses, standardised. 0 for an
-    employee without a scored course (the typical learner).
-    """
-    out = np.zeros(len(nips))
-    enrollments = tables[c.ENROLLMENTS]
-    if enrollments.empty or c.SCORE not in enrollments.columns:
-        return out
-    score = enrollments[c.SCORE].to_numpy(dtype=np.float64, na_value=np.nan)
-    done = (enrollments[c.STATUS].astype(str).to_numpy() == "completed") & ~np.isnan(score)
-    who = nips.get_indexer(enrollments[c.NIP].astype(str))
-    done &= who >= 0
-    if done.sum() < 2:
-        return out
-    course = pd.factorize(enrollments[c.COURSE_ID].astype(str).to_numpy()[done])[0]
-    score, who = score[done], who[done]
-    course_mean = np.bincount(course, score) / np.bincount(course)
-    rel = score - course_mean[course]
-    n = np.bincount(who, minlength=len(nips))
-    shrunk = np.bincount(who, rel, minlength=len(nips)) / (n + prior_strength)
-    sd = shrunk[n > 0].std()
-    if not sd > 1e-9:
-        return out
-    return np.where(n > 0, (shrunk - shrunk[n > 0].mean()) / sd, 0.0)
 
 
 def mentor_vectors(

@@ -11,9 +11,7 @@ Candidates (`estimator`), every one a benefit in levels of the focus competency:
 - ``"shrunk_rating"``: headroom x (shrunk past rating - 1) / 4, the former rule;
 - ``"track_record"``: headroom x the mentor's effect, i.e. what their earlier mentees gained per
   unit of headroom, shrunk toward the pool (`features.mentor_vectors`; the pool's effect for a
-  mentor without observed mentees), x the mentee's learning pace ``1 + b x learning signal``
-  (standardised post-test scores, `features.mentor_vectors.learning_signal`), `b` fitted by
-  least squares on the observed gains within 0..`MAX_LEARNING_COEF` (0 when it does not help);
+  mentor without observed mentees);
 - ``"ridge"``: headroom x a linear effect of the pair features (track record, rating, same
   unit, load, seniority, ...) fitted on observed gains, monotone in the track record;
 - ``"hgb"``: gradient boosting of the observed gain on all pair features, monotone in the
@@ -53,7 +51,6 @@ from features.mentor_pair_features import (
     GRADE_DIFF,
     HEADROOM,
     LEVEL_CHANGE,
-    MENTEE_LEARNING,
     MENTOR_EFFECT,
     MENTOR_LEVEL_MEAN,
     MENTOR_MENTEE_CHANGE,
@@ -83,7 +80,6 @@ MONOTONE = {
     HEADROOM: 1,
     EXPECTED_LEAD: 1,
     P_AHEAD: 1,
-    MENTEE_LEARNING: 1,
 }
 #: Expected rating of a mentor without any (mid-scale), for the shrunk-rating rule.
 DEFAULT_OUTCOME = 3.0
@@ -93,11 +89,6 @@ EFFECT_FLOOR = 0.01
 DEFAULT_GAIN = 0.2
 #: A mentor must be above the mentee with at least this probability to be eligible.
 MIN_CONFIDENCE = 0.99
-#: Largest learning coefficient of the track-record rule: a mentee one sd quicker in courses is
-#: expected to gain at most this share more from the same mentor.
-MAX_LEARNING_COEF = 0.3
-#: Smallest multiplier of the mentee's learning pace (a slow learner still gains something).
-MIN_LEARNING_FACTOR = 0.25
 #: Held-out mentorships with an observed gain needed to choose between candidates.
 MIN_HOLDOUT = 20
 #: Pseudo-observations (in squared headroom) shrinking a mentor's held-out effect to the pool.
@@ -186,8 +177,6 @@ class MentorPairScorer(BaseEstimator):
         Observed gains fitted on.
     mean_gain_ : float
         Mean observed gain (the track-record rule's value for a mentor without history).
-    learning_coef_ : float
-        The track-record rule's weight of the mentee's learning signal (0: not used).
 
     Examples
     --------
@@ -257,7 +246,6 @@ class MentorPairScorer(BaseEstimator):
         self.mean_effect_ = (
             float((ya * h).sum() / (h * h).sum()) if (h * h).sum() > 0 else DEFAULT_GAIN
         )
-        self.learning_coef_ = self._learning_coef(Xa, ya)
         self.model_name_: str = self.estimator
         self.model_: Any = None
         self.fallback_reason_: str | None = None
@@ -285,25 +273,6 @@ class MentorPairScorer(BaseEstimator):
                 ).fit(Xa, ya)
         return self
 
-    def _record(self, X: np.ndarray) -> np.ndarray:
-        """headroom x the mentor's effect (the pool's for a mentor without a track record)."""
-        return _headroom(X) * np.nan_to_num(X[:, _I[MENTOR_EFFECT]], nan=self.mean_effect_)
-
-    def _learning(self, X: np.ndarray, coef: float) -> np.ndarray:
-        z = np.nan_to_num(X[:, _I[MENTEE_LEARNING]], nan=0.0)
-        return np.maximum(1.0 + coef * z, MIN_LEARNING_FACTOR)
-
-    def _learning_coef(self, X: np.ndarray, y: np.ndarray) -> float:
-        """Least-squares b of gain ~ record x (1 + b z) on the observed gains, in 0..max."""
-        if len(y) < self.min_examples:
-            return 0.0
-        base = self._record(X)
-        bz = base * np.nan_to_num(X[:, _I[MENTEE_LEARNING]], nan=0.0)
-        denom = float((bz * bz).sum())
-        if denom <= 0:
-            return 0.0
-        return float(np.clip(((y - base) * bz).sum() / denom, 0.0, MAX_LEARNING_COEF))
-
     def _fall_back(self, reason: str) -> MentorPairScorer:
         self.model_name_, self.fallback_reason_ = DEFAULT_ESTIMATOR, reason
         return self
@@ -324,7 +293,8 @@ class MentorPairScorer(BaseEstimator):
             effect = np.clip((rating - c.MIN_LEVEL_VALUE) / span, EFFECT_FLOOR, 1.0)
             return h * effect + 1e-6
         if name == "track_record":
-            return np.maximum(self._record(Xa) * self._learning(Xa, self.learning_coef_), floor)
+            record = np.nan_to_num(Xa[:, _I[MENTOR_EFFECT]], nan=self.mean_effect_)
+            return np.maximum(h * record, floor)
         if len(Xa) == 0:
             return np.zeros(0)
         if len(Xa) < _SINGLE_THREAD_ROWS:
