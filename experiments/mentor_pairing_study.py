@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,7 @@ from features import mentor_vectors as mv
 from features.as_of import latest_date
 from features.build import build_features
 from features.mentor_pair_features import HEADROOM, mentor_pair_features
-from features.plan_input import employee_view
+from features.plan_input import EmployeeView, employee_view
 from model import mentor_pairing as mp
 from model.assignment import BENEFIT, DEFAULT_CAPACITY, assign
 from training_pipeline import train
@@ -82,7 +83,7 @@ def run_one(employees: int, seed: int, capacity: int = DEFAULT_CAPACITY) -> dict
         "scorer": scorer.model_name_,
         "mentees_with_candidates": int(candidates["mentee_nip"].nunique()),
     }
-    benefit = {}
+    benefit: dict[str, float] = {}
     for name, pairs in pairings.items():
         if name in REFERENCES:
             row[f"{name}_share_of_optimum"] = float(
@@ -104,7 +105,11 @@ def run_one(employees: int, seed: int, capacity: int = DEFAULT_CAPACITY) -> dict
 
 
 def _skill_references(
-    view, truth, candidates: pd.DataFrame, free: dict[str, int], pool_effect: float
+    view: EmployeeView,
+    truth: Mapping[str, pd.DataFrame],
+    candidates: pd.DataFrame,
+    free: dict[str, int],
+    pool_effect: float,
 ) -> dict[str, pd.DataFrame]:
     """Assignments on the true mentor skill x estimated headroom: for every mentor
     (``known_skill``) or only for mentors with an observed track record (``observed_skill``)."""
