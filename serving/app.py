@@ -82,11 +82,10 @@ class CatchAllMiddleware:
 
 def _prediction_log(settings: Settings, serving: ServingSettings) -> Any:
     """Record-only when a separate shipper process ships (see serving.prediction_shipper)."""
-    from serving.prediction_log import PredictionLog
+    from serving.prediction_log import PredictionLog, PredictionLogConfig, Role
 
-    return PredictionLog(
-        settings, role="record" if serving.prediction_shipping == "process" else "both"
-    )
+    role: Role = "record" if serving.prediction_shipping == "process" else "both"
+    return PredictionLog(settings, PredictionLogConfig(role=role))
 
 
 async def _poll(holder: StateHolder, interval: float) -> None:

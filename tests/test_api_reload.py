@@ -151,7 +151,6 @@ def test_restart_with_the_registry_down_serves_the_local_copy(tmp_path, monkeypa
         assert plan.status_code == 200 and plan.json() == served
         # the registry answers again (same champion): the state says so, nothing is reloaded
         source.settings = online
-        source._configured = False
         assert client.post("/v1/admin/reload", headers=auth(world, "analyst")).status_code == 200
         ready = client.get("/readyz").json()
         assert ready["model_source"] == "registry" and ready["model_version"] == version

@@ -39,9 +39,9 @@ from mlflow import MlflowClient
 from features.settings import Settings
 from serving.db import open_database
 from serving.keys import create_key
+from serving.mlflow_client import SERVING_EXPERIMENT
 from serving.pages.session import SESSION_COOKIE, sign
 from serving.pages.settings import PagesSettings
-from serving.prediction_log import SERVING_EXPERIMENT
 
 pytestmark = pytest.mark.slow
 
