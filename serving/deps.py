@@ -15,7 +15,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from pydantic import AfterValidator, BeforeValidator
 from sqlalchemy.orm import Session
 
-from features.settings import Settings
+from features.settings import PagesSettings, ServeSettings, Settings
 from serving.keys import RELOADERS, REVIEWERS, ApiKey, KeyStore, Role
 from serving.schemas import NIP_FORMAT, ErrorPublic, check_nip, strip_spaces
 from serving.state import ServingState, StateHolder
@@ -60,8 +60,17 @@ class PredictionRecorder(Protocol):
     ) -> None: ...
 
 
-def get_settings(request: Request) -> Settings:
+def app_settings(request: Request) -> Settings:
+    """The app's one `Settings` (tests pass theirs to `create_app`)."""
     return request.app.state.settings
+
+
+def serve_settings(settings: Annotated[Settings, Depends(app_settings)]) -> ServeSettings:
+    return settings.serve
+
+
+def pages_settings(settings: Annotated[Settings, Depends(app_settings)]) -> PagesSettings:
+    return settings.pages
 
 
 def get_holder(request: Request) -> StateHolder:
@@ -116,7 +125,9 @@ async def require_key(
     return key
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(app_settings)]
+ServeSettingsDep = Annotated[ServeSettings, Depends(serve_settings)]
+PagesSettingsDep = Annotated[PagesSettings, Depends(pages_settings)]
 HolderDep = Annotated[StateHolder, Depends(get_holder)]
 StateDep = Annotated[ServingState, Depends(get_state)]
 SessionDep = Annotated[Session, Depends(get_session)]

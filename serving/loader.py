@@ -21,7 +21,6 @@ from typing import Any
 from features.settings import Settings
 from model.bundle import load_planner_file
 from serving.champion_copy import ChampionCopy
-from serving.config import ServingSettings
 from serving.state import (
     CHAMPION,
     FROM_LOCAL_COPY,
@@ -42,14 +41,13 @@ _LOCAL = "local:"
 class MlflowStateSource:
     """`StateSource` reading `models:/<model_name>@champion` and `Settings.resolved_data_dir`."""
 
-    def __init__(self, settings: Settings, serving: ServingSettings) -> None:
+    def __init__(self, settings: Settings) -> None:
         from serving.mlflow_client import limit_http
 
         self.settings = settings
-        self.serving = serving
         # A remote MLflow that is down must fail a reload in seconds, not after minutes of
         # retries; the old state keeps serving meanwhile. Explicit settings win.
-        limit_http(serving.mlflow_timeout_s, max_retries=2)
+        limit_http(settings.serve.mlflow_timeout_s, max_retries=2)
         self._registry: Any = None
         self.copy = ChampionCopy(settings.home)
         self._loaded = False
@@ -153,8 +151,8 @@ class MlflowStateSource:
             tables[c.UNITS],
             model_name=self.settings.model_name,
             signature=signature.data_signature,
-            plan_cache_size=self.serving.plan_cache_size,
-            assignment_cache_size=self.serving.assignment_cache_size,
+            plan_cache_size=self.settings.serve.plan_cache_size,
+            assignment_cache_size=self.settings.serve.assignment_cache_size,
         )
         self._loaded = True
         if local:

@@ -11,7 +11,7 @@ from conftest_serving import (
     auth,
     leaf_unit,
     nip_in,
-    serving_settings,
+    serve_ready,
     serving_world,
 )
 from fastapi.testclient import TestClient
@@ -34,7 +34,7 @@ def test_readyz_503_until_a_model_loads_then_serves():
     world = serving_world()
     source = StaticSource(world)
     source.fail = "MLflow unreachable"
-    app = create_app(world.settings, serving_settings(), source, RecordingLog())
+    app = create_app(serve_ready(world.settings), source, RecordingLog())
     with TestClient(app) as client:
         ready = client.get("/readyz")
         assert ready.status_code == 503
@@ -54,7 +54,7 @@ def test_readyz_503_until_a_model_loads_then_serves():
 def test_failed_reload_keeps_serving_the_old_state():
     world = serving_world()
     source = StaticSource(world)
-    app = create_app(world.settings, serving_settings(), source, RecordingLog())
+    app = create_app(serve_ready(world.settings), source, RecordingLog())
     with TestClient(app) as client:
         source.version, source.fail = "2", "connection refused to 198503122010011001"
         response = client.post("/v1/admin/reload", headers=auth(world, "analyst"))
@@ -90,7 +90,7 @@ def test_mlflow_champion_loads_and_a_promoted_version_swaps_in():
     first = world.register_version()
     world.promote(first)
     polling = world.settings.model_copy(update={"model_poll_seconds": 0.3})
-    app = create_app(polling, serving_settings(), prediction_log=RecordingLog())
+    app = create_app(serve_ready(polling), prediction_log=RecordingLog())
     nip = nip_in(world, leaf_unit(world))
     headers = auth(world, "hr")
     with TestClient(app) as client:
@@ -118,7 +118,7 @@ def test_mlflow_champion_loads_and_a_promoted_version_swaps_in():
 def test_loader_explains_a_missing_champion():
     world = serving_world()
     settings = world.settings.model_copy(update={"model_name": "not-registered"})
-    source = MlflowStateSource(settings, serving_settings())
+    source = MlflowStateSource(serve_ready(settings))
     with pytest.raises(LookupError, match="kompeten train"):
         source.signature()
 
@@ -134,15 +134,15 @@ def test_restart_with_the_registry_down_serves_the_local_copy(tmp_path, monkeypa
     online = world.settings.model_copy(update={"home": tmp_path, "database_url": keys})
     nip = nip_in(world, leaf_unit(world))
     headers = auth(world, "hr")
-    with TestClient(create_app(online, serving_settings(), prediction_log=RecordingLog())) as c:
+    with TestClient(create_app(serve_ready(online), prediction_log=RecordingLog())) as c:
         ready = c.get("/readyz").json()
         assert ready["model_version"] == version and ready["model_source"] == "registry"
         served = c.get(f"/v1/employees/{nip}/plan", headers=headers).json()
     assert (tmp_path / "champion" / "champion.json").is_file()
 
     offline = online.model_copy(update={"mlflow_tracking_uri": "http://127.0.0.1:9"})
-    source = MlflowStateSource(offline, serving_settings())
-    with TestClient(create_app(offline, serving_settings(), source, RecordingLog())) as client:
+    source = MlflowStateSource(serve_ready(offline))
+    with TestClient(create_app(serve_ready(offline), source, RecordingLog())) as client:
         ready = client.get("/readyz").json()
         assert ready["status"] == "ready", ready
         assert ready["model_version"] == version and ready["model_source"] == "local_copy"
@@ -162,6 +162,6 @@ def test_without_a_local_copy_the_registry_outage_stays_not_ready(tmp_path, monk
     offline = world.settings.model_copy(
         update={"home": tmp_path, "mlflow_tracking_uri": "http://127.0.0.1:9"}
     )
-    with TestClient(create_app(offline, serving_settings(), prediction_log=RecordingLog())) as c:
+    with TestClient(create_app(serve_ready(offline), prediction_log=RecordingLog())) as c:
         ready = c.get("/readyz")
         assert ready.status_code == 503 and ready.json()["last_error"]

@@ -13,7 +13,7 @@ from conftest_serving import (
     nip_in,
     nip_outside,
     predictions_fixture,  # noqa: F401
-    serving_settings,
+    serve_ready,
     world_fixture,  # noqa: F401
 )
 from fastapi.testclient import TestClient
@@ -154,7 +154,7 @@ def test_reviews_survive_a_restart(world):
     headers = {**auth(world, "manager_leaf"), "Idempotency-Key": request_id}
     body = {"decision": "rejected", "comment": "Anggaran tahun ini habis."}
     for expected in (201, 200):
-        app = create_app(world.settings, serving_settings(), StaticSource(world), RecordingLog())
+        app = create_app(serve_ready(world.settings), StaticSource(world), RecordingLog())
         with TestClient(app) as fresh:
             assert fresh.post(_review_url(nip), json=body, headers=headers).status_code == expected
     assert _rows(world, request_id) == 1

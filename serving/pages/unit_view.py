@@ -14,10 +14,10 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from features import columns as c
-from serving import needs_analysis as na
+from serving.pages import needs_analysis as na
 from serving.pages.directory import Directory
-from serving.pages.plans import EffectivePlan, effective_plan, fetch_reviews
-from serving.talent_box import BOX, KINERJA, POTENSI, BoxCuts, talent_boxes
+from serving.pages.talent_box import BOX, KINERJA, POTENSI, BoxCuts, talent_boxes
+from serving.services.plans import EffectivePlan, effective_plan, fetch_reviews
 
 
 @dataclass(frozen=True)

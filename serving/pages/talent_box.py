@@ -26,6 +26,7 @@ import pandas as pd
 from features import columns as c
 from features.competency import CURRENT_LEVEL, REQUIRED
 from features.evaluation import SKP_LATEST, SKP_MEAN_LAST3
+from features.settings import PagesSettings
 
 KINERJA = "kinerja"
 POTENSI = "potensi"
@@ -62,6 +63,11 @@ class BoxCuts:
                 raise ValueError(
                     f"{name} cut-offs must be finite with low < high, got {low}, {high}"
                 )
+
+
+def box_cuts(pages: PagesSettings) -> BoxCuts:
+    """The agency's cut-offs as configured (`KOMPETEN_PAGES_KINERJA_CUTS` / `_POTENSI_CUTS`)."""
+    return BoxCuts(kinerja=pages.kinerja_cuts, potensi=pages.potensi_cuts)
 
 
 @dataclass(frozen=True)
