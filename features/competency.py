@@ -137,7 +137,8 @@ def level_change(
     or after `end_day`, and strictly later than the before day (one assessment cannot be both).
     With `window_days`, an assessment further than that from the event is ignored: a level
     measured years earlier says little about what the event changed. Returns one row per event,
-    in input order: level_before, level_after, change (NaN where either side is missing).
+    in input order: level_before, level_after, change (NaN where either side is missing), and
+    the day numbers of the two assessments (before_day, after_day).
     """
     n = len(keys)
     events = pd.DataFrame(
@@ -179,11 +180,17 @@ def level_change(
     after_day = both["after_day"].to_numpy(dtype=np.float64, na_value=np.nan)
     distinct = np.isnan(before_day) | (after_day > before_day)
     level_after[rows] = np.where(distinct, after, np.nan)
+    before_days = np.full(n, np.nan)
+    after_days = np.full(n, np.nan)
+    before_days[rows] = before_day
+    after_days[rows] = np.where(distinct, after_day, np.nan)
     return pd.DataFrame(
         {
             "level_before": level_before,
             "level_after": level_after,
             "change": level_after - level_before,
+            "before_day": before_days,
+            "after_day": after_days,
         }
     )
 

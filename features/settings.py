@@ -143,7 +143,10 @@ class Settings(BaseSettings):
     gate_tolerance: float = Field(
         0.0, ge=0.0, le=1.0, description="Challenger may be this much worse and still promote."
     )
-    gate_metric: str = "holdout_ndcg_at_10"
+    gate_metric: str = Field(
+        "holdout_est_gap_closed_per_employee",
+        description="Promotion gate: estimated gap closed per employee by the holdout plans.",
+    )
     prediction_outbox_path: Path | None = Field(
         None,
         description="SQLite outbox of served predictions (default: home/prediction_outbox.db).",

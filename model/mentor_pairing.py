@@ -203,14 +203,25 @@ def candidate_pairs(
         top_n=top_n,
         pre_score=_confident_prescore(arrays, min_confidence),
     )
+    candidates = confident_pairs(arrays, candidates, min_confidence)
+    candidates[BENEFIT] = _scores(arrays, scorer, candidates)
+    return candidates
+
+
+def confident_pairs(
+    arrays: MentorPairArrays, candidates: pd.DataFrame, min_confidence: float = MIN_CONFIDENCE
+) -> pd.DataFrame:
+    """The rule-eligible pairs whose mentor is ahead with probability >= `min_confidence`,
+    with that probability as `P_AHEAD`: the one confidence rule for ranking and for checking
+    a manager's own choice."""
     idx = arrays.indices(
         candidates[c.MENTEE_NIP], candidates[c.MENTOR_NIP], candidates[c.COMPETENCY_ID]
     )
     p_ahead = lead_estimate(arrays, *idx)[2]
-    candidates = candidates.loc[p_ahead >= min_confidence].reset_index(drop=True)
-    candidates[P_AHEAD] = p_ahead[p_ahead >= min_confidence]
-    candidates[BENEFIT] = _scores(arrays, scorer, candidates)
-    return candidates
+    sure = p_ahead >= min_confidence
+    kept = candidates.loc[sure].reset_index(drop=True)
+    kept[P_AHEAD] = p_ahead[sure]
+    return kept
 
 
 def _confident_prescore(
@@ -405,9 +416,14 @@ def mentor_refusal(
         unit_scope=unit_scope,
         exclude_supervisor=exclude_supervisor,
     )
-    if len(eligible):
-        return None
     competency = str(focus[c.COMPETENCY_ID].iloc[0])
+    if len(eligible):
+        if len(confident_pairs(MentorPairArrays.from_view(pair), eligible)):
+            return None
+        return (
+            f"the mentor's level in the focus competency {competency} is not above the "
+            f"employee's with enough certainty (at least {MIN_CONFIDENCE:.0%} is needed)"
+        )
     supervisor = pair.employees.set_index(c.NIP)[c.SUPERVISOR_NIP].get(nip)
     if exclude_supervisor and supervisor == mentor_nip:
         return "the mentor is the employee's direct supervisor"

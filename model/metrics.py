@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -628,3 +628,32 @@ def gap_closure_per_jp(
         "n_employees_with_gap": float(n_with_gap),
         "n_employees_with_path": float(paths[col_user].nunique()),
     }
+
+
+def bootstrap_mean_ci(
+    values: np.ndarray | Sequence[float],
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Mean of per-unit values and its percentile bootstrap interval (resampling the units).
+
+    Units are employees when judging plans: people, not courses, are what varies between the
+    holdout and the next year. Returns (mean, low, high); NaNs for no values.
+
+    >>> bootstrap_mean_ci([1.0, 1.0, 1.0])
+    (1.0, 1.0, 1.0)
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if not 0 < level < 1 or n_boot < 1:
+        raise ValueError("level must be in (0, 1) and n_boot >= 1")
+    if len(x) == 0:
+        return math.nan, math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_boot)
+    for lo in range(0, n_boot, 100):  # blocks bound the memory at 100 x n
+        hi = min(n_boot, lo + 100)
+        means[lo:hi] = x[rng.integers(0, len(x), size=(hi - lo, len(x)))].mean(axis=1)
+    tail = (1 - level) / 2
+    low, high = np.quantile(means, [tail, 1 - tail])
+    return float(x.mean()), float(low), float(high)

@@ -20,9 +20,11 @@ valuable course would otherwise be crowded out by short ones). The result is the
 `min_jp` (20 JP a year, PP 11/2017 Pasal 203(4)) and, if the fill cannot get there, a small
 exact search over forced courses finds a valid path that does (see `_repair`).
 
-Hard rules, always true of the returned path: only active courses; no course already completed;
-every prerequisite is completed or earlier in the path (an inactive, uncompleted prerequisite
-makes a course unavailable); total hours <= `jp_budget`; no duplicates; at most `max_courses`.
+Hard rules, always true of the returned path: only active courses; no course already completed
+or ongoing; every prerequisite is completed or earlier in the path (an ongoing prerequisite does
+not count: it may still be dropped, and it cannot be taken again either, so the course waits;
+an inactive, uncompleted prerequisite makes a course unavailable); total hours <= `jp_budget`;
+no duplicates; at most `max_courses`.
 
 Speed: one `Catalog` is built per catalog (CSR arrays of course bands, prerequisite lists, a
 topological order); the per-employee work is numpy on ~30-50 candidates plus small Python loops,
@@ -305,12 +307,19 @@ class EmployeeState:
     `gaps` maps every competency the position requires to (current_level, required_level);
     met requirements may be included (they steer the fill toward the position's competencies).
     A NaN/None current level means never assessed and counts from `MIN_LEVEL_VALUE`, as in
-    `features.competency.competency_gaps`. `completed` holds the completed course ids.
+    `features.competency.competency_gaps`. `completed` holds the completed course ids: only they
+    satisfy a prerequisite. `ongoing` holds courses the employee attends now: never recommended
+    again, but not done either (an ongoing course may still be dropped).
     """
 
     nip: str
     gaps: Mapping[str, tuple[float | None, float]]
     completed: frozenset[str] = frozenset()
+    ongoing: frozenset[str] = frozenset()
+    #: The level the path aims from, per competency, when it differs from the measured one
+    #: (E[level | measured]: a noisy measurement regresses to the mean); reasons keep showing
+    #: the measured level.
+    expected: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -510,15 +519,17 @@ def employee_states(
 ) -> list[EmployeeState]:
     """EmployeeStates from `features.competency.competency_gaps` output and the enrollments.
 
-    Only required competencies go into `gaps`; completed enrollments become `completed`.
-    Employees appear in the order of the gaps frame.
+    Only required competencies go into `gaps`; completed enrollments become `completed`,
+    ongoing ones `ongoing`. Employees appear in the order of the gaps frame.
     """
     required = gaps.loc[gaps[col_required].to_numpy(dtype=bool)]
     done: dict[str, set[str]] = {}
+    ongoing: dict[str, set[str]] = {}
     if enrollments is not None and len(enrollments):
-        comp = enrollments.loc[enrollments[c.STATUS] == "completed", [c.NIP, c.COURSE_ID]]
-        for nip, cid in zip(comp[c.NIP].tolist(), comp[c.COURSE_ID].tolist(), strict=True):
-            done.setdefault(nip, set()).add(cid)
+        for status, into in (("completed", done), ("ongoing", ongoing)):
+            rows = enrollments.loc[enrollments[c.STATUS] == status, [c.NIP, c.COURSE_ID]]
+            for nip, cid in zip(rows[c.NIP].tolist(), rows[c.COURSE_ID].tolist(), strict=True):
+                into.setdefault(nip, set()).add(cid)
     per: dict[str, dict[str, tuple[float | None, float]]] = {
         nip: {} for nip in gaps[c.NIP].tolist()
     }
@@ -530,7 +541,10 @@ def employee_states(
         strict=True,
     ):
         per[nip][k] = (cur, req)
-    return [EmployeeState(nip, g, frozenset(done.get(nip, ()))) for nip, g in per.items()]
+    return [
+        EmployeeState(nip, g, frozenset(done.get(nip, ())), frozenset(ongoing.get(nip, ())))
+        for nip, g in per.items()
+    ]
 
 
 # --- per-employee work ----------------------------------------------------------------------------
@@ -560,6 +574,7 @@ class _Context:
     required: np.ndarray
     useful_comp: np.ndarray
     completed: set[int]
+    ongoing: frozenset[int]
     done: np.ndarray
     has_gaps: bool
     at_risk: bool
@@ -588,7 +603,8 @@ def _prepare(
         cur_f = math.nan if _missing(cur) else float(cur)  # type: ignore[arg-type]
         current[i] = cur_f
         required[i] = float(req)
-        gap = float(req) - (floor if math.isnan(cur_f) else cur_f)
+        aim = employee.expected.get(k) if employee.expected and not math.isnan(cur_f) else None
+        gap = float(req) - (floor if math.isnan(cur_f) else cur_f if aim is None else aim)
         if gap > 0:
             rem0[i] = gap
     x.current, x.required, x.rem0 = current, required, rem0
@@ -602,10 +618,14 @@ def _prepare(
         i = cat.course_index.get(cid)
         if i is not None:
             completed.add(i)
+    ongoing = frozenset(
+        i for i in (cat.course_index.get(cid) for cid in employee.ongoing) if i is not None
+    ).difference(completed)
+    # `done` excludes a course from the path; only `completed` satisfies a prerequisite.
     done = np.zeros(cat.n_courses, dtype=bool)
-    if completed:
-        done[list(completed)] = True
-    x.completed, x.done = completed, done
+    if completed or ongoing:
+        done[list(completed | ongoing)] = True
+    x.completed, x.ongoing, x.done = completed, ongoing, done
 
     ci, p, gain, score = cand.course_idx, cand.p_complete, cand.gain, cand.score
     ptr = cat.entry_ptr
@@ -644,7 +664,7 @@ def _prepare(
     blocked = np.zeros(n, dtype=bool)
     pre_cands = []
     for j in np.flatnonzero(cat.has_prerequisites[ci]).tolist():
-        if _needed(cat, ci_list[j], completed) is None:
+        if _needed(cat, ci_list[j], completed, ongoing) is None:
             blocked[j] = True
         else:
             pre_cands.append(j)
@@ -668,11 +688,17 @@ def _entry_positions(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + np.repeat(starts - offs, counts)
 
 
-def _needed(cat: Catalog, course: int, taken: set[int] | frozenset[int]) -> list[int] | None:
+def _needed(
+    cat: Catalog,
+    course: int,
+    taken: set[int] | frozenset[int],
+    ongoing: frozenset[int] = frozenset(),
+) -> list[int] | None:
     """Prerequisites of `course` still to take (recursively, prerequisites first).
 
     A prerequisite in `taken` (completed or already in the path) ends the recursion there.
-    None when one of the needed prerequisites is inactive: the course cannot be taken.
+    None when one of the needed prerequisites is inactive or `ongoing` (attended now, so it can
+    be neither counted as done nor taken again): the course cannot be taken this year.
     """
     pre = cat.prerequisites
     if not pre[course]:
@@ -685,7 +711,7 @@ def _needed(cat: Catalog, course: int, taken: set[int] | frozenset[int]) -> list
         for q in pre[i]:
             if q in taken or q in seen:
                 continue
-            if not active[q]:
+            if not active[q] or q in ongoing:
                 return False
             seen.add(q)
             if not visit(q):
@@ -787,7 +813,7 @@ def _greedy(
             if need is None:
                 # Never None here: blocked candidates are not in pre_cands, and taking more
                 # courses cannot make an inactive prerequisite necessary.
-                need = known[j] = _needed(cat, int(ci[j]), sel.taken) or []
+                need = known[j] = _needed(cat, int(ci[j]), sel.taken, x.ongoing) or []
             if not need:
                 continue
             if not needs:
@@ -856,7 +882,7 @@ def _fill(x: _Context, sel: _Selection, budget: int, min_jp: int, max_courses: i
     for course in _fill_order(x, sel):
         if course in sel.taken:
             continue
-        need = _needed(x.cat, course, sel.taken)
+        need = _needed(x.cat, course, sel.taken, x.ongoing)
         if need is None:
             continue
         cost = hours[course] + sum(hours[q] for q in need)
@@ -905,7 +931,7 @@ def _repair(
         for course in _fill_order(x, sel):
             if course in sel.taken:
                 continue
-            need = _needed(x.cat, course, x.completed | forced_set)
+            need = _needed(x.cat, course, x.completed | forced_set, x.ongoing)
             if need is None:
                 continue
             new = forced_set.union(need, (course,))

@@ -27,6 +27,7 @@ from model.path_builder import (
     build_paths,
     candidates_from_frame,
 )
+from model.plan_rules import course_history
 
 #: Columns of `plan_frame` output (the pyfunc's output): lists as JSON strings.
 PLAN_COLUMNS = (
@@ -48,7 +49,9 @@ class DevelopmentPlanner:
     Parameters are the plan policy: `jp_budget` (default 40 JP), `min_jp` (20 JP a year, PP
     11/2017 Pasal 203(4)), `risk_threshold` above which formats people do complete are preferred,
     `mentor_capacity` (mentees per mentor), and `risk_adaptation` / mentors switches used by
-    the ablations.
+    the ablations. `level_drift` (intercept, slope: the yearly change of an untrained measured
+    level, `model.benefit.fit_level_drift`) makes the paths aim at the gap from E[level |
+    measured] instead of the noisy measured level; None aims at the measured gap.
     """
 
     def __init__(
@@ -63,6 +66,7 @@ class DevelopmentPlanner:
         mentor_capacity: int = 3,
         risk_adaptation: bool = True,
         model_version: str | None = None,
+        level_drift: tuple[float, float] | None = None,
     ) -> None:
         self.recommender = recommender
         self.risk_model = risk_model
@@ -73,6 +77,7 @@ class DevelopmentPlanner:
         self.mentor_capacity = mentor_capacity
         self.risk_adaptation = risk_adaptation
         self.model_version = model_version
+        self.level_drift = level_drift
 
     @property
     def competency_names(self) -> dict[str, str]:
@@ -111,7 +116,9 @@ class DevelopmentPlanner:
             if scored is None:
                 scored = self.recommender.score(view)
             candidates = candidates_from_frame(scored, catalog)
-        states = employee_states_from_view(view)
+        states = with_expected_levels(
+            employee_states_from_view(view), getattr(self, "level_drift", None)
+        )
         risk_map = None
         if self.risk_adaptation and risks is not None:
             risk_map = {k: float(v) for k, v in risks.items() if not math.isnan(float(v))}
@@ -238,9 +245,10 @@ class DevelopmentPlanner:
 
 
 def employee_states_from_view(view: EmployeeView) -> list[EmployeeState]:
-    """Path-builder states: required competencies with levels, and courses already taken.
+    """Path-builder states: required competencies with levels, completed and ongoing courses.
 
-    Ongoing courses count as taken: recommending a course someone is attending is noise.
+    Ongoing courses are never recommended again (recommending a course someone is attending is
+    noise), but they do not satisfy a prerequisite: an ongoing course may still be dropped.
     """
     comp = view.competency
     req = comp.loc[comp[REQUIRED].to_numpy(dtype=bool)] if REQUIRED in comp else comp
@@ -257,13 +265,31 @@ def employee_states_from_view(view: EmployeeView) -> list[EmployeeState]:
     ):
         if nip in per:
             per[nip][k] = (None if pd.isna(cur) else float(cur), float(rl))
-    taken: dict[str, set[str]] = {}
-    for frame in (view.completed, view.ongoing):
-        for nip, cid in zip(
-            frame[c.NIP].astype(str).tolist(), frame[c.COURSE_ID].astype(str).tolist(), strict=True
-        ):
-            taken.setdefault(nip, set()).add(cid)
-    return [EmployeeState(nip, g, frozenset(taken.get(nip, ()))) for nip, g in per.items()]
+    completed, ongoing = course_history(view)
+    return [
+        EmployeeState(nip, g, frozenset(completed.get(nip, ())), frozenset(ongoing.get(nip, ())))
+        for nip, g in per.items()
+    ]
+
+
+def with_expected_levels(
+    states: list[EmployeeState], drift: tuple[float, float] | None
+) -> list[EmployeeState]:
+    """States whose assessed levels also carry E[level | measured] = measured + drift(measured)
+    (within the level scale), the level the path builder aims from; unchanged without drift."""
+    if drift is None:
+        return states
+    a, b = float(drift[0]), float(drift[1])
+    lo, hi = float(c.MIN_LEVEL_VALUE), float(c.MAX_LEVEL_VALUE)
+    out = []
+    for s in states:
+        expected = {
+            k: min(hi, max(lo, float(cur) + a + b * float(cur)))
+            for k, (cur, _) in s.gaps.items()
+            if cur is not None and not math.isnan(float(cur))
+        }
+        out.append(EmployeeState(s.nip, s.gaps, s.completed, s.ongoing, expected))
+    return out
 
 
 def gap_lists(view: EmployeeView) -> dict[str, list[dict[str, Any]]]:

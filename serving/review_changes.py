@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from features import columns as c
 from model.path_builder import Catalog
+from model.plan_rules import missing_prerequisites
 from serving.keys import ApiKey
 from serving.schemas import PlanChanges
 from serving.services.plans import (
@@ -55,25 +56,14 @@ class ChangeProblem:
         return {"type": "value_error", "loc": loc, "msg": self.message, "input": self.value}
 
 
-def prerequisites_met(completed: Collection[str], ongoing: Collection[str]) -> set[str]:
-    """Courses that count as done for a prerequisite (the plan rules' `taken`)."""
-    return set(completed) | set(ongoing)
-
-
 def _missing_prerequisites(
-    path: Sequence[str], catalog: Catalog, done: Collection[str]
+    path: Sequence[str], catalog: Catalog, completed: Collection[str]
 ) -> set[tuple[str, str]]:
-    """(course, prerequisite) pairs whose prerequisite is neither done nor earlier."""
-    seen = set(done)
-    out: set[tuple[str, str]] = set()
-    for cid in path:
-        index = catalog.course_index.get(cid)
-        if index is not None:
-            for p in catalog.prerequisites[index]:
-                if catalog.course_ids[p] not in seen:
-                    out.add((cid, str(catalog.course_ids[p])))
-        seen.add(cid)
-    return out
+    """(course, prerequisite) pairs whose prerequisite is neither completed nor earlier: the
+    plan rules' own check (`model.plan_rules.missing_prerequisites`), where an ongoing course
+    does not count (it may still be dropped)."""
+    missing = missing_prerequisites(list(path), catalog, frozenset(completed))
+    return {(cid, str(p)) for cid, needed in missing.items() for p in needed}
 
 
 def _duplicates(field: str, values: Sequence[str]) -> list[ChangeProblem]:
@@ -149,16 +139,16 @@ def course_change_problems(
             )
         )
         return problems
-    done = prerequisites_met(completed, ongoing)
-    before = _missing_prerequisites(path, catalog, done)
-    for cid, prerequisite in sorted(_missing_prerequisites(result, catalog, done) - before):
+    before = _missing_prerequisites(path, catalog, completed)
+    for cid, prerequisite in sorted(_missing_prerequisites(result, catalog, completed) - before):
         field = REORDER_FIELD if order else (ADD if cid in add else REMOVE)
         problems.append(
             ChangeProblem(
                 field,
                 None,
                 cid,
-                f"{cid!r} needs {prerequisite!r} completed or earlier in the path",
+                f"{cid!r} needs {prerequisite!r} completed (an ongoing course does not count) "
+                "or earlier in the path",
             )
         )
     return problems

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
+import pandas as pd
 from conftest_serving import (
     RecordingLog,
     StaticSource,
@@ -12,6 +14,7 @@ from conftest_serving import (
     leaf_unit,
     nip_in,
     nip_outside,
+    parent_unit,
     predictions_fixture,  # noqa: F401
     serve_ready,
     world_fixture,  # noqa: F401
@@ -23,6 +26,7 @@ from features import columns as c
 from model.mentor_pairing import mentor_refusal, rank_mentors
 from serving.app import create_app
 from serving.db import PlanReviewRecord, open_database
+from serving.state import build_state
 
 
 def _review_url(nip: str) -> str:
@@ -265,37 +269,43 @@ def test_changes_keep_prerequisites_before_their_courses(client, world):
     assert f"needs {prerequisite!r}" in _refused(dropped, "remove_course_ids")
 
 
-def _mentee_with_scoped_mentor(world) -> tuple[str, str]:
+def _mentee_with_scoped_mentor(world) -> tuple[str, str, str, str]:
+    """(mentee, mentor in the manager's scope, unit, manager key): the leaf unit's manager
+    when the leaf has a confidently eligible mentor, else the manager of its parent unit."""
     state = world.state()
-    scope = state.scope_of([leaf_unit(world)])
-    for nip in state.unit_members(leaf_unit(world)):
-        for mentor in state.mentor_ranking(nip, 50)["mentor_nip"]:
-            if state.unit_of[mentor] in scope:
-                return nip, str(mentor)
-    raise AssertionError("no mentee with an eligible mentor in the leaf unit")
+    for unit, who in ((leaf_unit(world), "manager_leaf"), (parent_unit(world), "manager_root")):
+        scope = state.scope_of([unit])
+        for nip in state.unit_members(leaf_unit(world)):
+            for mentor in state.mentor_ranking(nip, 50)["mentor_nip"]:
+                if state.unit_of[mentor] in scope:
+                    return nip, str(mentor), unit, who
+    raise AssertionError("no mentee of the leaf unit with an eligible mentor in scope")
 
 
 def test_mentor_change_follows_the_recommenders_rules_and_the_managers_scope(client, world):
     state = world.state()
-    nip, mentor = _mentee_with_scoped_mentor(world)
+    leaf = leaf_unit(world)
+    nip, mentor, _, who = _mentee_with_scoped_mentor(world)
     before = _reviews(client, world, nip)
-    outside = nip_outside(world, leaf_unit(world))
-    assert state.unit_of[outside] not in state.scope_of([leaf_unit(world)])
+    ranked = set(state.mentor_ranking(nip, 50)["mentor_nip"])
+    # outside the manager's units and not the plan's proposed mentor (which is always allowed)
+    outside = next(
+        n
+        for n in world.view.employees[c.NIP].astype(str)
+        if state.unit_of[n] not in state.scope_of([leaf]) and n not in ranked
+    )
     out_of_scope = _change(client, world, nip, {"mentor_nip": outside})
     assert "not in your units" in _refused(out_of_scope, "mentor_nip")
     unknown = _change(client, world, nip, {"mentor_nip": "199001012015011999"})
     assert "not in your units" in _refused(unknown, "mentor_nip")  # says nothing about who
     itself = _change(client, world, nip, {"mentor_nip": nip})
     assert "themselves" in _refused(itself, "mentor_nip")
-    ranked = set(state.mentor_ranking(nip, 50)["mentor_nip"])
-    scope = state.scope_of([leaf_unit(world)])
-    colleague = next(
-        n for n in state.unit_members(leaf_unit(world)) if n not in ranked and n != nip
-    )
-    assert state.unit_of[colleague] in scope
+    colleague = next(n for n in state.unit_members(leaf) if n not in ranked and n != nip)
+    assert state.unit_of[colleague] in state.scope_of([leaf])
     _refused(_change(client, world, nip, {"mentor_nip": colleague}), "mentor_nip")
     assert _reviews(client, world, nip) == before
-    assert _change(client, world, nip, {"mentor_nip": mentor}).status_code == 201
+    # an eligible mentor in the manager's scope is accepted
+    assert _change(client, world, nip, {"mentor_nip": mentor}, who).status_code == 201
 
 
 def test_mentor_refusal_agrees_with_the_ranking(world):
@@ -313,3 +323,52 @@ def test_mentor_refusal_agrees_with_the_ranking(world):
         if checked == 3:
             break
     assert checked == 3
+
+
+class _AttendingSource(StaticSource):
+    """The world's state with one employee attending (ongoing) a course's prerequisite."""
+
+    def __init__(self, world, view) -> None:
+        super().__init__(world)
+        self.view = view
+
+    def load(self, signature, previous):
+        self.loads += 1
+        w = self.world
+        return build_state(w.planner, "1", self.view, w.tables[c.UNITS], signature="static")
+
+
+def test_an_added_course_needs_its_prerequisite_completed_not_ongoing(world):
+    catalog = world.planner.catalog
+    course, prerequisite = next(
+        (catalog.course_ids[i], catalog.course_ids[pre[0]])
+        for i, pre in enumerate(catalog.prerequisites)
+        if len(pre) == 1 and catalog.active[i]
+    )
+    view = world.view
+    done = view.completed
+    nip = next(
+        n
+        for n in view.employees.loc[view.employees[c.UNIT_ID] == leaf_unit(world), c.NIP]
+        if not ((done[c.NIP] == n) & done[c.COURSE_ID].isin([course, prerequisite])).any()
+    )
+    attending = pd.concat(
+        [view.ongoing, pd.DataFrame({c.NIP: [nip], c.COURSE_ID: [prerequisite]})],
+        ignore_index=True,
+    )
+    source = _AttendingSource(world, dataclasses.replace(view, ongoing=attending))
+    app = create_app(world.settings, serving_settings(), source, RecordingLog())
+    body = {"decision": "changed", "comment": "", "changes": {"add_course_ids": [course]}}
+    with TestClient(app) as client:
+        headers = {**auth(world, "manager_leaf"), "Idempotency-Key": f"pre-{uuid.uuid4()}"}
+        refused = client.post(_review_url(nip), json=body, headers=headers)
+        assert refused.status_code == 422, refused.text
+        (error,) = refused.json()["detail"]
+        assert error["loc"][-1] == "add_course_ids" and error["input"] == course
+        assert prerequisite in error["msg"] and "ongoing" in error["msg"]
+        assert _rows(world, headers["Idempotency-Key"]) == 0
+    # Without the ongoing row the prerequisite may join the plan, and the course after it.
+    with TestClient(create_app(world.settings, serving_settings(), StaticSource(world))) as client:
+        headers = {**auth(world, "manager_leaf"), "Idempotency-Key": f"pre-{uuid.uuid4()}"}
+        both = {**body, "changes": {"add_course_ids": [prerequisite, course]}}
+        assert client.post(_review_url(nip), json=both, headers=headers).status_code == 201

@@ -63,8 +63,8 @@ def hours(path: list[PathStep]) -> int:
     return sum(s.hours_jp for s in path)
 
 
-def emp(gaps: dict[str, tuple[float | None, float]], completed=()) -> EmployeeState:
-    return EmployeeState(NIP, gaps, frozenset(completed))
+def emp(gaps: dict[str, tuple[float | None, float]], completed=(), ongoing=()) -> EmployeeState:
+    return EmployeeState(NIP, gaps, frozenset(completed), frozenset(ongoing))
 
 
 # --- hard rules on hand-made catalogs ---------------------------------------------------------
@@ -115,6 +115,28 @@ def test_inactive_prerequisite_blocks_the_course_unless_completed():
     gaps = {"PP": (2.0, 3.0), "INT": (2.0, 3.0)}
     assert ids(build_path(emp(gaps), scored, cat, min_jp=0)) == ["C"]
     assert ids(build_path(emp(gaps, ["A"]), scored, cat, min_jp=0)) == ["B", "C"]
+
+
+def test_an_ongoing_prerequisite_does_not_count_as_done():
+    # B needs A; the employee attends A now. A may still be dropped, and it cannot be taken
+    # again, so B waits (neither the ranked candidate nor the fill may add it).
+    cat = catalog(
+        [("A", "klasikal", 8, True), ("B", "klasikal", 12, True), ("C", "klasikal", 12, True)],
+        [("A", "PP", 1, 2), ("B", "PP", 2, 3), ("C", "INT", 2, 3)],
+        [("B", "A")],
+    )
+    scored = cands(cat, [("B", 0.95, {"PP": 1.0}), ("C", 0.5, {"INT": 1.0})])
+    gaps = {"PP": (2.0, 3.0), "INT": (2.0, 3.0)}
+    assert ids(build_path(emp(gaps, ongoing=["A"]), scored, cat, min_jp=40)) == ["C"]
+    assert ids(build_path(emp(gaps, completed=["A"]), scored, cat, min_jp=0)) == ["B", "C"]
+    # A chain through an ongoing course is blocked too: D needs B needs A (ongoing).
+    chain = catalog(
+        [("A", "klasikal", 8, True), ("B", "klasikal", 6, True), ("D", "klasikal", 6, True)],
+        [("A", "PP", 1, 2), ("B", "PP", 2, 3), ("D", "PP", 3, 4)],
+        [("B", "A"), ("D", "B")],
+    )
+    scored = cands(chain, [("D", 0.9, {"PP": 1.0})])
+    assert build_path(emp({"PP": (3.0, 4.0)}, ongoing=["A"]), scored, chain, min_jp=20) == []
 
 
 def test_inactive_and_completed_courses_are_never_recommended():
@@ -409,6 +431,7 @@ def random_case(seed: int, n_courses: int):
         current = rng.choice([None, 1.0, 2.0, 2.5, 3.0, 4.0])
         gaps[comp] = (current, float(rng.randint(1, 5)))
     completed = frozenset(k for k in names if rng.random() < 0.2)
+    ongoing = frozenset(k for k in names if k not in completed and rng.random() < 0.1)
     scored_ids = rng.sample(names, rng.randint(0, n_courses))
     gains = [
         {comp: rng.choice([math.nan, 0.0, 0.5, 1.0, 2.0]) for comp in cat.bands(k)}
@@ -427,14 +450,17 @@ def random_case(seed: int, n_courses: int):
         "risk": rng.choice([None, 0.1, 0.7]),
         "max_courses": rng.choice([None, None, 1, 2, 3]),
     }
-    return cat, EmployeeState(NIP, gaps, completed), scored, params
+    return cat, EmployeeState(NIP, gaps, completed, ongoing), scored, params
 
 
-def valid(cat: Catalog, taken: set[str], completed: frozenset[str]) -> bool:
-    """A set of courses is a valid path: active, new, prerequisites inside or completed."""
+def valid(
+    cat: Catalog, taken: set[str], completed: frozenset[str], ongoing: frozenset[str] = frozenset()
+) -> bool:
+    """A set of courses is a valid path: active, new, prerequisites inside or completed (an
+    ongoing course is neither taken again nor a satisfied prerequisite)."""
     for k in taken:
         i = cat.course_index[k]
-        if not cat.active[i] or k in completed:
+        if not cat.active[i] or k in completed or k in ongoing:
             return False
         for q in cat.prerequisites[i]:
             if cat.course_ids[q] not in taken and cat.course_ids[q] not in completed:
@@ -442,16 +468,18 @@ def valid(cat: Catalog, taken: set[str], completed: frozenset[str]) -> bool:
     return True
 
 
-def can_reach(cat: Catalog, completed: frozenset[str], params: dict) -> bool:
+def can_reach(
+    cat: Catalog, completed: frozenset[str], params: dict, ongoing: frozenset[str] = frozenset()
+) -> bool:
     """Brute force: does any valid path within the budget and course cap reach min_jp?"""
     hours_of = dict(zip(cat.course_ids, cat.hours.tolist(), strict=True))
-    pool = [k for k in cat.course_ids if k not in completed]
+    pool = [k for k in cat.course_ids if k not in completed and k not in ongoing]
     cap = params["max_courses"] if params["max_courses"] is not None else len(pool)
     for r in range(0, min(cap, len(pool)) + 1):
         for subset in itertools.combinations(pool, r):
             total = sum(hours_of[k] for k in subset)
             if params["min_jp"] <= total <= params["jp_budget"] and valid(
-                cat, set(subset), completed
+                cat, set(subset), completed, ongoing
             ):
                 return True
     return False
@@ -460,7 +488,7 @@ def can_reach(cat: Catalog, completed: frozenset[str], params: dict) -> bool:
 def check_rules(cat, employee, path, params):
     got = ids(path)
     assert len(got) == len(set(got)), "duplicate course"
-    assert valid(cat, set(got), employee.completed)
+    assert valid(cat, set(got), employee.completed, employee.ongoing)
     position = {k: n for n, k in enumerate(got)}
     for k in got:
         for q in cat.prerequisites[cat.course_index[k]]:
@@ -481,7 +509,7 @@ def test_property_rules_hold_and_min_jp_is_reached_when_possible(seed, n_courses
     cat, employee, scored, params = random_case(seed, n_courses)
     path = build_path(employee, scored, cat, **params)
     check_rules(cat, employee, path, params)
-    reachable = can_reach(cat, employee.completed, params)
+    reachable = can_reach(cat, employee.completed, params, employee.ongoing)
     assert (hours(path) >= params["min_jp"]) == reachable
 
 
@@ -514,6 +542,7 @@ def test_employee_states_from_the_gap_frame_and_enrollments():
     assert [s.nip for s in states] == ["1", "2"]
     assert states[0].gaps == {"PP": (2.0, 3.0)} and states[0].completed == frozenset({"A"})
     assert math.isnan(states[1].gaps["INT"][0]) and states[1].completed == frozenset()
+    assert states[1].ongoing == frozenset({"A"}) and states[0].ongoing == frozenset()
 
 
 def test_frame_without_gains_uses_band_defaults():
@@ -595,3 +624,23 @@ def _frames(cat: Catalog) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dic
         columns=[c.COURSE_ID, c.PREREQUISITE_ID],
     )
     return courses, bands, pre, dict(zip(cat.competency_ids, cat.competency_names, strict=True))
+
+
+def test_the_path_aims_from_the_expected_level_and_reasons_show_the_measured_one():
+    from model.planner import with_expected_levels
+
+    cat = catalog(
+        [("A", "klasikal", 20, True), ("B", "klasikal", 20, True)],
+        [("A", "PP", 1, 3), ("B", "INT", 2, 4)],
+    )
+    scored = cands(cat, [("A", 0.9, {"PP": 1.0}), ("B", 0.9, {"INT": 0.9})])
+    # Measured PP 1.0 (gap 2) and INT 2.0 (gap 2): A closes more of the measured gaps.
+    measured = emp({"PP": (1.0, 3.0), "INT": (2.0, 4.0)})
+    assert ids(build_path(measured, scored, cat, jp_budget=20, min_jp=0)) == ["A"]
+    # Noisy measurements regress toward the mean (3 here, reliability 0.3): PP is expected at
+    # 2.4 (gap 0.6), INT at 2.7 (gap 1.3), so B now closes more.
+    drifted = with_expected_levels([measured], (2.1, -0.7))[0]
+    assert drifted.expected == pytest.approx({"PP": 2.4, "INT": 2.7})
+    (step,) = build_path(drifted, scored, cat, jp_budget=20, min_jp=0)
+    assert step.course_id == "B" and "2 → 4" in step.reason_en  # the measured level
+    assert with_expected_levels([measured], None)[0] is measured

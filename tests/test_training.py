@@ -18,7 +18,7 @@ from features.io import DatasetError, load_dataset
 from features.plan_input import employee_view, to_plan_input
 from features.settings import Settings
 from kompeten.cli import app
-from model.plan_rules import plan_violations
+from model.plan_rules import course_history, plan_violations
 from training_pipeline import tracking
 from training_pipeline.batch_plan import plan_partitions
 from training_pipeline.demo_data import write_demo
@@ -128,11 +128,11 @@ def test_batch_plans_break_no_rule(world):
         )
     )
     assert len(plans) == len(view.employees)
-    taken: dict[str, set[str]] = {}
-    for frame in (view.completed, view.ongoing):
-        for nip, cid in zip(frame[c.NIP], frame[c.COURSE_ID], strict=True):
-            taken.setdefault(nip, set()).add(cid)
-    assert plan_violations(plans, planner.catalog, taken, jp_budget=30, mentor_capacity=2) == []
+    completed, ongoing = course_history(view)
+    assert (
+        plan_violations(plans, planner.catalog, completed, ongoing, jp_budget=30, mentor_capacity=2)
+        == []
+    )
     first = plans[0]
     assert set(first) >= {
         "nip", "gaps", "training_path", "total_jp", "mentor", "participation_risk",
@@ -173,6 +173,66 @@ def test_gate_promotes_only_when_not_worse(challenger, champion, tolerance, prom
     )
     assert decision.promote is promote
     assert decision.metric == "m" and decision.reason
+
+
+@pytest.mark.parametrize(
+    ("value", "interval", "champion", "violations", "promote", "why"),
+    [
+        (0.20, (0.18, 0.22), 0.21, 0.0, True, "within its interval"),
+        (0.20, (0.18, 0.22), 0.23, 0.0, False, "worse beyond its interval"),
+        (0.25, (0.23, 0.27), 0.21, 0.0, True, "not worse than"),
+        (0.25, (0.23, 0.27), 0.21, 2.0, False, "break 2 plan rules"),
+        (0.25, (0.23, 0.27), None, 1.0, False, "break 1 plan rules"),
+    ],
+)
+def test_benefit_gate_uses_the_interval_and_the_plan_rules(
+    value, interval, champion, violations, promote, why
+):
+    metric = tracking.GATE_METRIC
+    low_key, high_key = tracking.GATE_INTERVALS[metric]
+    challenger = {
+        metric: value,
+        low_key: interval[0],
+        high_key: interval[1],
+        tracking.GATE_VIOLATIONS[metric]: violations,
+    }
+    decision = tracking.decide_gate(
+        challenger, None if champion is None else {metric: champion}, "4", metric, 0.0
+    )
+    assert decision.promote is promote and why in decision.reason
+    assert (decision.ci_low, decision.ci_high) == interval
+
+
+def test_gate_refuses_a_popularity_challenger_against_a_planner_champion(world):
+    """The same run's holdout plans: popularity as challenger, the planner as champion."""
+    metrics = world["result"].metrics
+    metric = tracking.GATE_METRIC
+    assert world["config"].gate_metric == metric
+    champion = {k: v for k, v in metrics.items() if "." not in k}
+    challenger = {
+        k.removeprefix("popularity."): v for k, v in metrics.items() if k.startswith("popularity.")
+    }
+    assert challenger[metric] < champion[metric]
+    decision = tracking.decide_gate(challenger, champion, "1", metric, 0.0)
+    assert not decision.promote
+    assert "worse beyond its interval" in decision.reason
+    assert decision.ci_high is not None and decision.ci_high < champion[metric]
+    # ... while the planner would not be refused against a popularity champion.
+    assert tracking.decide_gate(champion, challenger, "1", metric, 0.0).promote
+
+
+def test_run_records_the_gate_metric_values_and_interval(world):
+    run = MlflowClient().get_run(world["result"].run_id)
+    metrics, tags = run.data.metrics, run.data.tags
+    assert tags["gate.metric"] == tracking.GATE_METRIC and tags["gate.reason"] == "no champion yet"
+    low, high = metrics["gate_challenger_ci_low"], metrics["gate_challenger_ci_high"]
+    assert low <= metrics["gate_challenger_value"] <= high
+    assert metrics["gate_challenger_value"] == metrics[tracking.GATE_METRIC]
+    assert metrics["gate_rule_violations"] == 0.0
+    table = world["result"].comparison
+    assert (table["holdout_rule_violations"] == 0).all()
+    # NDCG stays a reported diagnostic next to the gate metric.
+    assert table[["holdout_ndcg_at_10", tracking.GATE_METRIC]].notna().all().all()
 
 
 def test_personal_data_guard_refuses_nips():

@@ -137,8 +137,10 @@ def train(
     Evaluates the planner against baselines (popularity, content-only rule, implicit ALS) on
     the year after a cutoff, logs params, metrics, plots and the comparison table to MLflow,
     registers ONE pyfunc model `kompeten-planner`, aliases it `challenger`, and makes it
-    `champion` only if none exists or it is not worse on the gate metric
-    (KOMPETEN_GATE_METRIC, KOMPETEN_GATE_TOLERANCE). A failed run never touches the champion.
+    `champion` only if none exists or it is not worse on the gate metric (KOMPETEN_GATE_METRIC,
+    default the estimated gap closed per employee by the holdout plans, refused only when worse
+    beyond its bootstrap interval or when a plan breaks a rule; KOMPETEN_GATE_TOLERANCE).
+    Prints the decision and why. A failed run never touches the champion.
     """
     from features.io import DatasetError
     from features.settings import get_settings
@@ -177,6 +179,8 @@ def train(
         dataset_error_exit(exc)
         return
     shown = {
+        "holdout_est_gap_closed_per_employee": "gate: est. closed",
+        "holdout_rule_violations": "rules broken",
         "holdout_ndcg_at_10": "NDCG@10",
         "holdout_recall_at_10": "recall@10",
         "holdout_catalog_coverage": "coverage",
@@ -222,8 +226,12 @@ def train(
             + ", ".join(f"{k} {v:.1f}" for k, v in candidates.items())
         )
     out.print(
+        f"gate ({config.gate_metric}): "
+        f"{'PROMOTED to champion' if result.promoted else 'NOT promoted'} because "
+        f"{result.gate_reason}"
+    )
+    out.print(
         f"run {result.run_id}; model version {result.version or '-'}; "
-        f"{'PROMOTED to champion' if result.promoted else 'not promoted'}: {result.gate_reason}; "
         f"{result.timings.get('total', 0):.0f} s"
     )
 

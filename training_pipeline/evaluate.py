@@ -17,9 +17,7 @@ import numpy as np
 import pandas as pd
 
 from features import columns as c
-from features.build import FeatureSet
-from features.competency import GAP
-from features.course_vectors import EFFECT_SHRUNK
+from features.competency import CURRENT_LEVEL, REQUIRED
 from features.plan_input import EmployeeView
 from model import metrics
 from model.path_builder import Catalog, build_paths, candidates_from_frame, paths_to_frame
@@ -122,21 +120,50 @@ def gap_closure_with_truth(
     }
 
 
-def gap_closure_estimated(paths: pd.DataFrame, features: FeatureSet) -> dict[str, float]:
-    """Gap closure per JP estimated from observed course effects (works on real data)."""
-    if paths.empty:
-        return {"est_closure_per_jp": float("nan")}
-    bands = features.course_competencies[[c.COURSE_ID, c.COMPETENCY_ID, EFFECT_SHRUNK]]
-    gains = paths[[c.NIP, c.COURSE_ID]].merge(bands, on=c.COURSE_ID, how="left")
-    gains = gains.rename(columns={EFFECT_SHRUNK: "gain"}).fillna({"gain": 0.0})
-    gaps = features.competency[[c.NIP, c.COMPETENCY_ID, GAP]].rename(columns={GAP: "gap"})
-    gaps = gaps.loc[gaps[c.NIP].isin(pd.Index(paths[c.NIP].unique()))]
-    out = metrics.gap_closure_per_jp(
-        paths[[c.NIP, c.COURSE_ID, c.HOURS_JP]], gains[[c.NIP, c.COMPETENCY_ID, "gain"]], gaps
+def fit_benefit_estimator(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> Any:
+    """`model.benefit.ObservedBenefit` on the outcomes observed by `as_of` (never the truth)."""
+    from features.course_outcomes import (
+        course_post_tests,
+        observed_level_changes,
+        resolved_enrollments,
+        untrained_level_changes,
     )
+    from model.benefit import ObservedBenefit
+
+    return ObservedBenefit().fit(
+        observed_level_changes(tables, as_of),
+        resolved_enrollments(tables, as_of),
+        untrained_level_changes(tables, as_of),
+        course_post_tests(tables, as_of),
+    )
+
+
+def gap_closure_estimated(
+    paths: pd.DataFrame,
+    view: EmployeeView,
+    estimator: Any,
+    bands: pd.DataFrame,
+    *,
+    seed: int = 0,
+    n_boot: int = 1000,
+) -> dict[str, float]:
+    """Estimated gap closed per employee of `view` (bootstrap interval over employees) and per
+    JP, from observed outcomes (`fit_benefit_estimator`): works on real data."""
+    from model.benefit import GAP_CLOSED, closure_summary
+
+    comp = view.competency
+    keep = comp[REQUIRED].to_numpy(dtype=bool) & comp[c.REQUIRED_LEVEL].notna().to_numpy()
+    levels = comp.loc[keep, [c.NIP, c.COMPETENCY_ID, CURRENT_LEVEL, c.REQUIRED_LEVEL]]
+    per = estimator.gap_closure(paths, levels, bands)
+    mean, low, high = metrics.bootstrap_mean_ci(per[GAP_CLOSED], n_boot=n_boot, seed=seed)
+    hours = paths.groupby(c.NIP)[c.HOURS_JP].sum().to_dict() if len(paths) else {}
+    summary = closure_summary(per, hours)
     return {
-        "est_closure_per_jp": out["closure_per_jp"],
-        "est_share_of_gap_closed": out["share_of_gap_closed"],
+        "est_gap_closed_per_employee": mean,
+        "est_gap_closed_ci_low": low,
+        "est_gap_closed_ci_high": high,
+        "est_closure_per_jp": summary["closure_per_jp"],
+        "est_share_of_gap_closed": summary["share_of_gap_closed"],
     }
 
 
@@ -196,12 +223,9 @@ def path_rule_violations(
     paths: pd.DataFrame, view: EmployeeView, catalog: Catalog, jp_budget: int
 ) -> list[str]:
     """`model.plan_rules.plan_violations` on a long paths frame (one row per step)."""
-    from model.plan_rules import plan_violations
+    from model.plan_rules import course_history, plan_violations
 
-    taken: dict[str, set[str]] = {}
-    for frame in (view.completed, view.ongoing):
-        for nip, cid in zip(frame[c.NIP].astype(str), frame[c.COURSE_ID].astype(str), strict=True):
-            taken.setdefault(nip, set()).add(cid)
+    completed, ongoing = course_history(view)
     by_nip: dict[str, list[dict[str, Any]]] = {}
     for record in paths.sort_values([c.NIP, "order"], kind="stable").to_dict("records"):
         by_nip.setdefault(str(record[c.NIP]), []).append(record)
@@ -214,4 +238,76 @@ def path_rule_violations(
         }
         for nip, steps in by_nip.items()
     ]
-    return plan_violations(plans, catalog, taken, jp_budget)
+    return plan_violations(plans, catalog, completed, ongoing, jp_budget)
+
+
+def oracle_paths(
+    truth: Mapping[str, pd.DataFrame],
+    view: EmployeeView,
+    catalog: Catalog,
+    jp_budget: int,
+    min_jp: int,
+    n_candidates: int = 60,
+) -> pd.DataFrame:
+    """The best paths the path builder can make when it knows the demo's hidden truth.
+
+    Every employee's gaps are taken at their true levels, and every active course they have not
+    taken is scored with its true completion probability and true gain; the `n_candidates`
+    with the highest true expected gap closure per JP go to the same path builder as every
+    policy. The yardstick for "the best possible paths"; only evaluation ever calls it.
+    """
+    from model.path_builder import EmployeeState
+    from model.planner import employee_states_from_view
+    from training_pipeline.demo_truth import (
+        EXPECTED_GAIN,
+        GAIN_IF_COMPLETED,
+        P_COMPLETE,
+        TRUE_LEVEL,
+        TRUE_LEVELS,
+        expected_outcomes,
+    )
+
+    level = truth[TRUE_LEVELS].set_index([c.NIP, c.COMPETENCY_ID])[TRUE_LEVEL]
+    states = []
+    for s in employee_states_from_view(view):
+        gaps = {
+            k: (float(level.get((s.nip, k), cur if cur is not None else c.MIN_LEVEL_VALUE)), req)
+            for k, (cur, req) in s.gaps.items()
+        }
+        states.append(EmployeeState(s.nip, gaps, s.completed, s.ongoing))
+    active = [cid for cid, a in zip(catalog.course_ids, catalog.active, strict=True) if a]
+    nips = [s.nip for s in states]
+    pairs = pd.DataFrame(
+        {c.NIP: np.repeat(nips, len(active)), c.COURSE_ID: np.tile(active, len(nips))}
+    )
+    taken = {(s.nip, cid) for s in states for cid in s.completed | s.ongoing}
+    if taken:
+        keys = list(zip(pairs[c.NIP], pairs[c.COURSE_ID], strict=True))
+        pairs = pairs.loc[[k not in taken for k in keys]]
+    rows = expected_outcomes(truth, pairs)
+    gap = pd.DataFrame(
+        [
+            (s.nip, k, max(0.0, float(req) - float(cur)))  # type: ignore[arg-type]
+            for s in states
+            for k, (cur, req) in s.gaps.items()
+        ],
+        columns=[c.NIP, c.COMPETENCY_ID, "_gap"],
+    )
+    rows = rows.merge(gap, on=[c.NIP, c.COMPETENCY_ID], how="left").fillna({"_gap": 0.0})
+    rows["_closure"] = rows[P_COMPLETE] * np.minimum(rows[GAIN_IF_COMPLETED], rows["_gap"])
+    hours = pd.Series(catalog.hours, index=list(catalog.course_ids))
+    per_pair = rows.groupby([c.NIP, c.COURSE_ID], sort=False)["_closure"].sum().reset_index()
+    per_pair["rank_score"] = per_pair["_closure"] / hours.reindex(per_pair[c.COURSE_ID]).to_numpy()
+    best = per_pair.sort_values([c.NIP, "rank_score"], ascending=[True, False])
+    best = best.groupby(c.NIP, sort=False).head(n_candidates)[[c.NIP, c.COURSE_ID, "rank_score"]]
+    scored = (
+        rows.drop(columns=[EXPECTED_GAIN])
+        .merge(best, on=[c.NIP, c.COURSE_ID], how="inner")
+        .rename(columns={GAIN_IF_COMPLETED: EXPECTED_GAIN})
+    )
+    cands = candidates_from_frame(
+        scored[[c.NIP, c.COURSE_ID, c.COMPETENCY_ID, P_COMPLETE, EXPECTED_GAIN, "rank_score"]],
+        catalog,
+    )
+    paths = build_paths(states, cands, catalog, jp_budget=jp_budget, min_jp=min(min_jp, jp_budget))
+    return paths_to_frame(nips, paths)

@@ -158,6 +158,21 @@ def version_metrics(version: ModelVersion) -> dict[str, float]:
     return dict(MlflowClient().get_run(version.run_id).data.metrics)
 
 
+#: The default gate metric: the estimated gap the plans made at the holdout cutoff close, per
+#: employee, from observed outcomes (`training_pipeline.evaluate.gap_closure_estimated`).
+GATE_METRIC = "holdout_est_gap_closed_per_employee"
+#: Gate metric -> the challenger's bootstrap interval bounds (low, high) and the plan-rule
+#: violation count logged with it; metrics not listed here gate on their value alone.
+GATE_INTERVALS = {
+    GATE_METRIC: ("holdout_est_gap_closed_ci_low", "holdout_est_gap_closed_ci_high"),
+    "est_gap_closed_per_employee": ("est_gap_closed_ci_low", "est_gap_closed_ci_high"),
+}
+GATE_VIOLATIONS = {
+    GATE_METRIC: "holdout_rule_violations",
+    "est_gap_closed_per_employee": "rule_violations",
+}
+
+
 @dataclass(frozen=True)
 class GateDecision:
     """Whether a challenger becomes champion, and why (logged with the run)."""
@@ -168,6 +183,9 @@ class GateDecision:
     challenger_value: float | None
     champion_value: float | None
     champion_version: str | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    rule_violations: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -177,7 +195,29 @@ class GateDecision:
             "challenger_value": self.challenger_value,
             "champion_value": self.champion_value,
             "champion_version": self.champion_version,
+            "challenger_ci_low": self.ci_low,
+            "challenger_ci_high": self.ci_high,
+            "challenger_rule_violations": self.rule_violations,
         }
+
+    def as_metrics(self) -> dict[str, float]:
+        """The numbers of the decision as run metrics (`gate_*`), so MLflow can compare them."""
+        values = {
+            "gate_promote": float(self.promote),
+            "gate_challenger_value": self.challenger_value,
+            "gate_champion_value": self.champion_value,
+            "gate_challenger_ci_low": self.ci_low,
+            "gate_challenger_ci_high": self.ci_high,
+            "gate_rule_violations": self.rule_violations,
+        }
+        return {k: float(v) for k, v in values.items() if v is not None and pd.notna(v)}
+
+
+def _value(metrics: Mapping[str, float], key: str | None) -> float | None:
+    if key is None:
+        return None
+    value = metrics.get(key)
+    return None if value is None or pd.isna(value) else float(value)
 
 
 def decide_gate(
@@ -188,24 +228,60 @@ def decide_gate(
     tolerance: float,
     higher_is_better: bool = True,
 ) -> GateDecision:
-    """Pure gate: promote when there is no champion or the challenger is not worse than it."""
-    value = challenger_metrics.get(metric)
-    if value is None or pd.isna(value):
-        return GateDecision(False, f"challenger has no {metric}", metric, None, None, None)
-    if champion_metrics is None:
-        return GateDecision(True, "no champion yet", metric, float(value), None, None)
-    best = champion_metrics.get(metric)
-    if best is None or pd.isna(best):
+    """Pure gate: promote when there is no champion or the challenger is not worse than it.
+
+    For a metric with a bootstrap interval (`GATE_INTERVALS`), "worse" means worse beyond the
+    challenger's interval: refused only when the champion's value lies above the interval's
+    upper bound (below its lower bound when lower is better), less `tolerance` x the champion's
+    value. Plans that break a plan rule (`GATE_VIOLATIONS`) are refused whatever their value.
+    """
+    value = _value(challenger_metrics, metric)
+    low_key, high_key = GATE_INTERVALS.get(metric, (None, None))
+    low, high = _value(challenger_metrics, low_key), _value(challenger_metrics, high_key)
+    broken = _value(challenger_metrics, GATE_VIOLATIONS.get(metric))
+    champion_value = None if champion_metrics is None else _value(champion_metrics, metric)
+
+    def decision(promote: bool, reason: str) -> GateDecision:
         return GateDecision(
-            True, f"champion has no {metric}", metric, float(value), None, champion_version
+            promote,
+            reason,
+            metric,
+            value,
+            champion_value,
+            champion_version if champion_metrics is not None else None,
+            low,
+            high,
+            broken,
         )
+
+    if value is None:
+        return decision(False, f"challenger has no {metric}")
+    if broken:
+        return decision(False, f"challenger's plans break {int(broken)} plan rules")
+    if champion_metrics is None:
+        return decision(True, "no champion yet")
+    if champion_value is None:
+        return decision(True, f"champion has no {metric}")
+    best = champion_value
     margin = tolerance * abs(best)
-    ok = value >= best - margin if higher_is_better else value <= best + margin
-    verdict = "not worse than" if ok else "worse than"
-    reason = f"{metric} {value:.4f} {verdict} champion v{champion_version} {best:.4f}"
+    bound = (high if higher_is_better else low) if low is not None and high is not None else None
+    reach = value if bound is None else bound
+    ok = reach >= best - margin if higher_is_better else reach <= best + margin
+    if bound is None:
+        verdict = "not worse than" if ok else "worse than"
+        reason = f"{metric} {value:.4f} {verdict} champion v{champion_version} {best:.4f}"
+    else:
+        interval = f"{value:.4f} [95% interval {low:.4f}, {high:.4f}]"
+        if ok and (value >= best - margin if higher_is_better else value <= best + margin):
+            verdict = "not worse than"
+        elif ok:
+            verdict = "within its interval of"
+        else:
+            verdict = "worse beyond its interval than"
+        reason = f"{metric} {interval} {verdict} champion v{champion_version} {best:.4f}"
     if tolerance:
         reason += f" (tolerance {tolerance:.1%})"
-    return GateDecision(ok, reason, metric, float(value), float(best), champion_version)
+    return decision(ok, reason)
 
 
 def list_versions(name: str) -> list[dict[str, Any]]:
@@ -233,7 +309,7 @@ def list_versions(name: str) -> list[dict[str, Any]]:
                 **{
                     k: metrics[k]
                     for k in sorted(metrics)
-                    if k.startswith("holdout_") or k == "true_closure_per_jp"
+                    if k.startswith(("holdout_", "gate_")) or k == "true_closure_per_jp"
                 },
             }
         )

@@ -46,7 +46,7 @@ class TrainConfig:
     n_candidates: int = 50
     seed: int = 0
     register: bool = True
-    gate_metric: str = "holdout_ndcg_at_10"
+    gate_metric: str = "holdout_est_gap_closed_per_employee"
     gate_tolerance: float = 0.0
     baselines: tuple[str, ...] = ("popularity", "content", "als")
     ablations: bool = True
@@ -172,6 +172,8 @@ def fit_planner(
     progress: Progress | None = None,
 ) -> Any:
     """A DevelopmentPlanner fitted only on what was known by `as_of`."""
+    from features.course_outcomes import untrained_level_changes
+    from model.benefit import fit_level_drift
     from model.planner import DevelopmentPlanner
     from model.recommender import TrainingPathRecommender
 
@@ -201,6 +203,7 @@ def fit_planner(
         risk_threshold=config.risk_threshold,
         mentor_capacity=config.mentor_capacity,
         risk_adaptation=risk_adaptation,
+        level_drift=fit_level_drift(untrained_level_changes(tables, as_of)),
     )
 
 
@@ -274,6 +277,7 @@ def evaluate_holdout(
     catalog = _active_course_ids(tables)
     rows: dict[str, dict[str, float]] = {}
     rows["planner"] = evaluate.ranking_report(twin.recommender, view_cut, relevant, catalog)
+    fitted: dict[str, Any] = {}
     for name in config.baselines:
         _step(progress, f"holdout: baseline {name}")
         try:
@@ -282,7 +286,12 @@ def evaluate_holdout(
             rows[name] = {"unavailable": 1.0}
             print(f"baseline {name} unavailable: {exc}")
             continue
+        fitted[name] = model
         rows[name] = evaluate.ranking_report(model, view_cut, relevant, catalog)
+    _step(progress, "holdout: estimated gap closure of the plans")
+    holdout_plans = holdout_plan_report(tables, twin, fitted, view_cut, as_of, config)
+    for name, values in holdout_plans.items():
+        rows.setdefault(name, {}).update(values)
     if config.ablations:
         _step(progress, "holdout: ablation without the collaborative part")
         dates = snapshot_dates(earliest_date(tables), cutoff)
@@ -307,6 +316,49 @@ def evaluate_holdout(
     return rows, risk_metrics, extra
 
 
+def planner_paths(
+    planner: Any, view: EmployeeView, risks: pd.Series | None, scored: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The planner's own paths (as served: its level model and risk rule), as a long frame."""
+    from model.path_builder import paths_to_frame
+
+    if scored is None:
+        scored = planner.recommender.score(view)
+    built = planner.paths(view, risks=risks, scored=scored)
+    return paths_to_frame(list(built), list(built.values()))
+
+
+def holdout_plan_report(
+    tables: Mapping[str, pd.DataFrame],
+    twin: Any,
+    baselines: Mapping[str, Any],
+    view_cut: EmployeeView,
+    as_of: pd.Timestamp,
+    config: TrainConfig,
+) -> dict[str, dict[str, float]]:
+    """The gate's evidence: plans made at the cutoff by the twin and the baselines (fitted
+    before it), judged by the gap they are estimated to close.
+
+    The estimate comes from outcomes observed up to `as_of` (`evaluate.fit_benefit_estimator`):
+    the year after the cutoff, which no plan saw, is in it. Reported with a bootstrap interval
+    over employees and the plans' rule violations.
+    """
+    estimator = evaluate.fit_benefit_estimator(tables, as_of)
+    bands = tables[c.COURSE_COMPETENCIES]
+    plans = {"planner": planner_paths(twin, view_cut, twin.risks(view_cut))}
+    for name, model in baselines.items():
+        plans[name] = evaluate.build_baseline_paths(
+            model.score(view_cut), view_cut, twin.catalog, config.jp_budget, config.min_jp
+        )
+    out: dict[str, dict[str, float]] = {}
+    for name, paths in plans.items():
+        broken = evaluate.path_rule_violations(paths, view_cut, twin.catalog, config.jp_budget)
+        row = evaluate.gap_closure_estimated(paths, view_cut, estimator, bands, seed=config.seed)
+        row["rule_violations"] = float(len(broken))
+        out[name] = row
+    return out
+
+
 def evaluate_plans(
     tables: Mapping[str, pd.DataFrame],
     planner: Any,
@@ -320,17 +372,12 @@ def evaluate_plans(
     view = evaluation_view(employee_view(tables, fs), tables, config)
     n = len(view.employees)
     risks = planner.risks(view)
-    risk_map = {k: float(v) for k, v in risks.items() if pd.notna(v)}
     paths: dict[str, pd.DataFrame] = {}
     _step(progress, "plans: planner")
     scored = planner.recommender.score(view)
-    paths["planner"] = evaluate.build_baseline_paths(
-        scored, view, planner.catalog, config.jp_budget, config.min_jp, risks=risk_map
-    )
+    paths["planner"] = planner_paths(planner, view, risks, scored)
     if config.ablations:
-        paths["planner_no_risk"] = evaluate.build_baseline_paths(
-            scored, view, planner.catalog, config.jp_budget, config.min_jp, risks=None
-        )
+        paths["planner_no_risk"] = planner_paths(planner, view, None, scored)
     for name in config.baselines:
         _step(progress, f"plans: baseline {name}")
         try:
@@ -341,13 +388,15 @@ def evaluate_plans(
             model.score(view), view, planner.catalog, config.jp_budget, config.min_jp
         )
     rows: dict[str, dict[str, float]] = {}
+    estimator = evaluate.fit_benefit_estimator(tables, as_of)
+    bands = tables[c.COURSE_COMPETENCIES]
     for name, frame in paths.items():
         row = evaluate.path_summary(frame, n, config.min_jp)
         broken = evaluate.path_rule_violations(frame, view, planner.catalog, config.jp_budget)
         row["rule_violations"] = float(len(broken))
         if broken:
             print(f"{name}: {len(broken)} plan rule violations, e.g. {broken[:3]}")
-        row.update(evaluate.gap_closure_estimated(frame, fs))
+        row.update(evaluate.gap_closure_estimated(frame, view, estimator, bands, seed=config.seed))
         if truth is not None:
             row.update(evaluate.gap_closure_with_truth(truth, tables, frame))
         rows[name] = row
@@ -586,7 +635,14 @@ def _register(
     # The decision is recorded before any alias moves: aliases are the very last step, so a
     # run that fails anywhere earlier never changes what the service loads.
     tracking.log_dict(decision.as_dict(), "gate_decision.json")
-    tracking.set_tags({"gate.promote": str(decision.promote), "gate.reason": decision.reason})
+    tracking.log_metrics(decision.as_metrics())
+    tracking.set_tags(
+        {
+            "gate.promote": str(decision.promote),
+            "gate.reason": decision.reason,
+            "gate.metric": decision.metric,
+        }
+    )
     tracking.set_alias(name, tracking.CHALLENGER, version.version)
     if decision.promote:
         tracking.set_alias(name, tracking.CHAMPION, version.version)

@@ -25,6 +25,7 @@ from starlette.datastructures import FormData
 
 from features import columns as c
 from features.competency import CURRENT_LEVEL, REQUIRED
+from model.plan_rules import missing_prerequisites
 from serving.db import ApiKeyRecord
 from serving.pages.charts import CompetencyBar, competency_chart
 from serving.pages.context import (
@@ -48,6 +49,7 @@ from serving.services.plans import (
     ReviewEntry,
     effective_plan,
     fetch_reviews,
+    unmet_prerequisites,
 )
 from serving.state import ServingState
 
@@ -70,22 +72,14 @@ def reviewer_labels(session: Session, key_ids: set[str]) -> dict[str, str]:
 
 
 def _missing_prerequisites(
-    state: ServingState, steps: Sequence[Mapping[str, Any]], done: set[str]
+    state: ServingState, steps: Sequence[Mapping[str, Any]], completed: set[str]
 ) -> dict[str, list[str]]:
-    """Per step, prerequisites neither completed nor earlier in the path (after a change)."""
-    catalog = state.planner.catalog
-    seen = set(done)
-    out: dict[str, list[str]] = {}
-    for step in steps:
-        cid = str(step[c.COURSE_ID])
-        index = catalog.course_index.get(cid)
-        if index is not None:
-            needed = [catalog.course_ids[p] for p in catalog.prerequisites[index]]
-            missing = [p for p in needed if p not in seen]
-            if missing:
-                out[cid] = missing
-        seen.add(cid)
-    return out
+    """Per step, prerequisites neither completed nor earlier in the path (after a change).
+
+    `completed` holds only completed courses: an ongoing prerequisite is still missing.
+    """
+    course_ids = [str(step[c.COURSE_ID]) for step in steps]
+    return missing_prerequisites(course_ids, state.planner.catalog, completed)
 
 
 def _course_options(
@@ -144,7 +138,8 @@ def _plan_context(request: Request, viewer: Viewer, nip: str) -> dict[str, Any]:
         labels = reviewer_labels(session, {r.key_id for r in reviews})
     effective = effective_plan(state, nip, reviews, directory.course)
     view = state.employee_view(nip)
-    done = set(view.completed[c.COURSE_ID].astype(str)) | set(view.ongoing[c.COURSE_ID].astype(str))
+    completed = set(view.completed[c.COURSE_ID].astype(str))
+    done = completed | set(view.ongoing[c.COURSE_ID].astype(str))
     path_ids = {str(s[c.COURSE_ID]) for s in effective.steps}
     comp = view.competency
     required = comp.loc[comp[REQUIRED].to_numpy(dtype=bool) & comp[c.REQUIRED_LEVEL].notna()]
@@ -190,7 +185,7 @@ def _plan_context(request: Request, viewer: Viewer, nip: str) -> dict[str, Any]:
         "unit_id": unit_id,
         "unit_name": state.unit_names.get(unit_id, unit_id),
         "effective": effective,
-        "steps": _steps(effective, directory, state, done),
+        "steps": _steps(effective, directory, state, completed),
         "chart": chart,
         "gaps": [
             {**g, "name": directory.competency(str(g[c.COMPETENCY_ID]))}
@@ -223,9 +218,9 @@ def _plan_context(request: Request, viewer: Viewer, nip: str) -> dict[str, Any]:
 
 
 def _steps(
-    effective: EffectivePlan, directory: Directory, state: ServingState, done: set[str]
+    effective: EffectivePlan, directory: Directory, state: ServingState, completed: set[str]
 ) -> list[dict[str, Any]]:
-    missing = _missing_prerequisites(state, effective.steps, done)
+    missing = _missing_prerequisites(state, effective.steps, completed)
     out = []
     for step in effective.steps:
         cid = str(step[c.COURSE_ID])
@@ -398,6 +393,10 @@ def _decide(request: Request, viewer: Viewer, nip: str, form: FormData) -> Respo
             changes = requested_changes(form, current, is_addable)
             if decision == Decision.CHANGED.value and changes is None:
                 raise FormProblem("error_no_changes")
+            if changes is not None and unmet_prerequisites(
+                state, nip, reviews, changes.model_dump(mode="json")
+            ):
+                raise FormProblem("error_missing_prerequisite")
             if decision == Decision.REJECTED.value and not comment:
                 raise FormProblem("error_reason_required")
             final = Decision(decision)

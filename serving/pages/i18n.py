@@ -112,6 +112,12 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "Urutan harus berupa angka 1 sampai 999.",
         "A position must be a number from 1 to 999.",
     ),
+    "error_missing_prerequisite": (
+        "Prasyarat pelatihan yang ditambahkan belum selesai (yang masih berjalan belum dihitung) "
+        "dan tidak ada lebih awal di rencana.",
+        "A prerequisite of the added course is not completed (an ongoing one does not count) "
+        "and not earlier in the plan.",
+    ),
     "error_no_changes": (
         "Tidak ada perubahan: tandai pelatihan yang dihapus atau pilih pelatihan yang ditambahkan.",
         "No changes: tick a course to remove or choose a course to add.",

@@ -73,6 +73,7 @@ def _request_id(header: str | None, body: str | None) -> str:
         **ERRORS,
         200: {"model": PlanReviewPublic, "description": "A retry: the review stored earlier."},
         409: {"description": "The request id was used for a different review."},
+        422: {"description": "Invalid body, or an added course whose prerequisites are missing."},
     },
     summary="Approve, reject or change an employee's plan",
 )
