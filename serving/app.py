@@ -29,7 +29,8 @@ from serving.keys import KeyStore
 from serving.metrics import PrometheusMiddleware, ServingMetrics
 from serving.pages import install as install_pages
 from serving.routes import admin, employees, health, mentoring, recommendations, reviews
-from serving.state import CHAMPION, StateHolder, StateSource
+from serving.state import CHAMPION
+from serving.state_holder import StateHolder, StateSource
 from serving.strict_json import StrictJsonMiddleware, validation_error_handler
 
 logger = logging.getLogger("kompeten.serving")

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from features.settings import PagesSettings, ServeSettings, Settings
 from serving.keys import RELOADERS, REVIEWERS, ApiKey, KeyStore, Role
 from serving.schemas import NIP_FORMAT, ErrorPublic, check_nip, strip_spaces
-from serving.state import ServingState, StateHolder
+from serving.state import ServingState
+from serving.state_holder import StateHolder
 
 API_KEY_HEADER = "X-API-Key"
 _api_key_header = APIKeyHeader(

@@ -26,12 +26,10 @@ from serving.state import (
     FROM_LOCAL_COPY,
     FROM_REGISTRY,
     ServingState,
-    Signature,
     build_state,
-    data_signature,
-    describe_failure,
     latest_date,
 )
+from serving.state_holder import Signature, data_signature, describe_failure
 
 logger = logging.getLogger("kompeten.serving")
 #: Marks a signature served from the local copy, so that the registry's answer differs from it.
@@ -153,6 +151,8 @@ class MlflowStateSource:
             signature=signature.data_signature,
             plan_cache_size=self.settings.serve.plan_cache_size,
             assignment_cache_size=self.settings.serve.assignment_cache_size,
+            jp_budget=self.settings.jp_budget,
+            mentor_capacity=self.settings.mentor_capacity,
         )
         self._loaded = True
         if local:

@@ -32,7 +32,8 @@ from features.settings import ServeSettings, Settings
 from serving.app import create_app
 from serving.db import open_database
 from serving.keys import create_key, revoke_key
-from serving.state import ServingState, Signature, build_state, latest_date
+from serving.state import ServingState, build_state, latest_date
+from serving.state_holder import Signature
 
 N_EMPLOYEES = 150
 #: The constant every development install once shared (kept here to prove it is refused).

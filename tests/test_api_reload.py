@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from serving.app import create_app
 from serving.loader import MlflowStateSource
-from serving.state import StateHolder
+from serving.state_holder import StateHolder
 
 
 def _wait_for(predicate, timeout: float = 60.0) -> bool:
