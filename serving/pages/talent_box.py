@@ -9,7 +9,7 @@ Two axes, three bands each:
   The regulation measures potential with its own instruments (intellectual capacity,
   learning agility, ...); competency fulfilment is the proxy the HR data contract carries.
 
-Cut-offs are agency policy (`BoxCuts`, configured in `serving.pages.settings`). An employee
+Cut-offs are agency policy (`BoxCuts`, configured in `Settings.pages`, see `box_cuts`). An employee
 without an SKP rating or without any assessed required competency is not placed in a box.
 """
 
