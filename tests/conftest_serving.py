@@ -98,16 +98,18 @@ class World:
             )
         return self._state
 
-    def register_version(self) -> str:
+    def register_version(self, python_model: Any = None) -> str:
         """Log the planner as a new version of the registered model; returns its number.
 
         The same pyfunc and artifact layout as `training_pipeline.train` registers, without
         its evaluation and gate (seconds per version instead of a full training run).
+        `python_model` replaces the planner's pyfunc (serving never runs it).
         """
         import mlflow
         import mlflow.pyfunc
 
-        from model.pyfunc_model import PLANNER_ARTIFACT, PlannerPyfunc
+        from model.bundle import PLANNER_ARTIFACT
+        from model.pyfunc_model import PlannerPyfunc
 
         uri = self.settings.resolved_tracking_uri
         mlflow.set_tracking_uri(uri)
@@ -119,7 +121,7 @@ class World:
         with mlflow.start_run(experiment_id=experiment.experiment_id) as run:
             mlflow.pyfunc.log_model(
                 name="planner",
-                python_model=PlannerPyfunc(),
+                python_model=python_model or PlannerPyfunc(),
                 artifacts={PLANNER_ARTIFACT: str(path)},
                 pip_requirements=[],
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import mlflow.pyfunc
 import pytest
 from conftest_serving import (
     RecordingLog,
@@ -16,6 +17,7 @@ from conftest_serving import (
 )
 from fastapi.testclient import TestClient
 
+from model.bundle import PLANNER_FILE
 from serving.app import create_app
 from serving.loader import MlflowStateSource
 from serving.state_holder import StateHolder
@@ -165,3 +167,37 @@ def test_without_a_local_copy_the_registry_outage_stays_not_ready(tmp_path, monk
     with TestClient(create_app(serve_ready(offline), prediction_log=RecordingLog())) as c:
         ready = c.get("/readyz")
         assert ready.status_code == 503 and ready.json()["last_error"]
+
+
+class _RefusesToRun(mlflow.pyfunc.PythonModel):
+    """A pyfunc whose code fails if anyone runs it: serving must only read the planner file."""
+
+    def load_context(self, context):  # noqa: ANN001
+        raise AssertionError("serving ran the registered pyfunc's code")
+
+    def predict(self, context, model_input, params=None):  # noqa: ANN001
+        raise AssertionError("serving ran the registered pyfunc's code")
+
+
+def test_serving_reads_the_planner_file_and_never_runs_the_pyfunc(tmp_path):
+    """The training side's pyfunc code never runs in the service (`model.bundle` joblib only)."""
+    world = serving_world()
+    from mlflow import MlflowClient
+
+    client = MlflowClient(world.settings.resolved_tracking_uri)
+    try:
+        before = client.get_model_version_by_alias(world.model_name, "champion").version
+    except Exception:
+        before = None
+    version = world.register_version(python_model=_RefusesToRun())
+    world.promote(version)
+    try:
+        source = MlflowStateSource(
+            serve_ready(world.settings.model_copy(update={"home": tmp_path}))
+        )
+        state = source.load(source.signature(), None)
+        assert state.model_version == version and state.n_employees > 0
+        assert (tmp_path / "champion" / "model" / "artifacts" / PLANNER_FILE).is_file()
+    finally:
+        if before is not None:
+            world.promote(str(before))
