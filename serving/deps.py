@@ -15,7 +15,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from pydantic import AfterValidator, BeforeValidator
 from sqlalchemy.orm import Session
 
-from features.settings import PagesSettings, ServeSettings, Settings
+from features.settings import PagesSettings, Settings
 from serving.keys import RELOADERS, REVIEWERS, ApiKey, KeyStore, Role
 from serving.schemas import NIP_FORMAT, ErrorPublic, check_nip, strip_spaces
 from serving.state import ServingState
@@ -66,12 +66,9 @@ def app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def serve_settings(settings: Annotated[Settings, Depends(app_settings)]) -> ServeSettings:
-    return settings.serve
-
-
-def pages_settings(settings: Annotated[Settings, Depends(app_settings)]) -> PagesSettings:
-    return settings.pages
+def pages_settings(request: Request) -> PagesSettings:
+    """The `pages` section of the app's settings (the manager pages read theirs here)."""
+    return app_settings(request).pages
 
 
 def get_holder(request: Request) -> StateHolder:
@@ -127,8 +124,6 @@ async def require_key(
 
 
 SettingsDep = Annotated[Settings, Depends(app_settings)]
-ServeSettingsDep = Annotated[ServeSettings, Depends(serve_settings)]
-PagesSettingsDep = Annotated[PagesSettings, Depends(pages_settings)]
 HolderDep = Annotated[StateHolder, Depends(get_holder)]
 StateDep = Annotated[ServingState, Depends(get_state)]
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -27,6 +27,7 @@ from features import columns as c
 from features.competency import CURRENT_LEVEL, REQUIRED
 from model.plan_rules import missing_prerequisites
 from serving.db import ApiKeyRecord
+from serving.deps import app_settings, pages_settings
 from serving.pages.charts import CompetencyBar, competency_chart
 from serving.pages.context import (
     check_employee,
@@ -167,7 +168,7 @@ def _plan_context(request: Request, viewer: Viewer, nip: str) -> dict[str, Any]:
     )
     gap_comps = {str(g[c.COMPETENCY_ID]) for g in effective.plan.get("gaps") or ()}
     relevant, others = _course_options(directory, done | path_ids, gap_comps)
-    cuts = box_cuts(request.app.state.settings.pages)
+    cuts = box_cuts(pages_settings(request))
     boxes = talent_boxes(view.employees, view.competency, cuts)
     value = boxes[BOX].iloc[0] if len(boxes) else pd.NA
     box = None if pd.isna(value) else int(value)
@@ -193,7 +194,7 @@ def _plan_context(request: Request, viewer: Viewer, nip: str) -> dict[str, Any]:
         ],
         "jp_year": float(directory.jp_year.get(nip, 0.0)),
         "year": directory.year,
-        "min_jp": request.app.state.settings.min_jp_per_year,
+        "min_jp": app_settings(request).min_jp_per_year,
         "mentor": mentor,
         "mentor_nip": effective.mentor_nip,
         "mentor_name": directory.name(effective.mentor_nip) if effective.mentor_nip else None,

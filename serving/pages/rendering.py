@@ -17,6 +17,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from serving.deps import pages_settings
 from serving.pages.errors import LoginRequired, PageError
 from serving.pages.i18n import DEFAULT_LANGUAGE, Translator, resolve_language
 from serving.pages.session import LANGUAGE_COOKIE, PREFIX, SESSION_COOKIE, clear_cookie
@@ -85,7 +86,7 @@ def language_of(request: Request) -> str:
 
 
 def translator(request: Request) -> Translator:
-    offset = request.app.state.settings.pages.display_utc_offset_hours
+    offset = pages_settings(request).display_utc_offset_hours
     return Translator(language_of(request), timedelta(hours=offset))
 
 

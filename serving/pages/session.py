@@ -26,8 +26,8 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from features.settings import PagesSettings, Settings
 from serving.db import ApiKeyRecord, EndedPageSessionRecord
+from serving.deps import app_settings, pages_settings
 from serving.keys import READ_ALL, REVIEWERS, ApiKey, Role
 from serving.pages.errors import LoginRequired, PageError
 
@@ -84,15 +84,8 @@ class Viewer:
         return self.key.role in REVIEWERS
 
 
-def pages_settings(request: Request) -> PagesSettings:
-    """The pages' section of the app's one `Settings`."""
-    settings: Settings = request.app.state.settings
-    return settings.pages
-
-
 def signing_key(request: Request) -> bytes:
-    settings: Settings = request.app.state.settings
-    return settings.session_signing_key()
+    return app_settings(request).session_signing_key()
 
 
 def is_secure(request: Request) -> bool:

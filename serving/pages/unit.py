@@ -14,6 +14,7 @@ import pandas as pd
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
+from serving.deps import app_settings, pages_settings
 from serving.pages.context import (
     check_unit,
     common,
@@ -51,7 +52,7 @@ def _unit_view(request: Request, viewer: Any, unit_id: str) -> tuple[Any, Any, U
     state = page_state(request)
     check_unit(state, viewer, unit_id)
     directory = directory_of(request, state)
-    pages = request.app.state.settings.pages
+    pages = pages_settings(request)
     with database(request) as session:
         unit = load_unit_view(
             state,
@@ -59,7 +60,7 @@ def _unit_view(request: Request, viewer: Any, unit_id: str) -> tuple[Any, Any, U
             session,
             unit_id,
             box_cuts(pages),
-            request.app.state.settings.min_jp_per_year,
+            app_settings(request).min_jp_per_year,
         )
     return state, directory, unit
 
@@ -96,7 +97,7 @@ def unit_overview(request: Request, unit_id: UnitId, viewer: ViewerDep) -> Respo
     state, _, unit = _unit_view(request, viewer, unit_id)
     query = OverviewQuery.from_params(request.query_params)
     rows = sort_rows(filter_rows(unit.rows, query), query)
-    page = paginate(rows, query.page, request.app.state.settings.pages.page_size)
+    page = paginate(rows, query.page, pages_settings(request).page_size)
     statuses = Counter(r.status for r in unit.rows)
     summary = {
         "n": len(unit.rows),
@@ -104,7 +105,7 @@ def unit_overview(request: Request, unit_id: UnitId, viewer: ViewerDep) -> Respo
         "risk_high": sum(r.risk_high for r in unit.rows),
         "statuses": {s: statuses.get(s, 0) for s in STATUSES},
     }
-    cuts = box_cuts(request.app.state.settings.pages)
+    cuts = box_cuts(pages_settings(request))
     return render(
         request,
         "unit.html",
@@ -192,7 +193,7 @@ def needs_xlsx(request: Request, unit_id: UnitId, viewer: ViewerDep) -> Response
 
 def _approved(request: Request, viewer: Any, unit_id: str) -> tuple[Any, pd.DataFrame]:
     state, directory, unit = _unit_view(request, viewer, unit_id)
-    offset = timedelta(hours=request.app.state.settings.pages.display_utc_offset_hours)
+    offset = timedelta(hours=pages_settings(request).display_utc_offset_hours)
     frame = approved_rows(unit, directory, offset)
     return state, _labelled(frame, translator(request))
 
