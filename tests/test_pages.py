@@ -39,6 +39,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from starlette.datastructures import FormData
 
+import serving.pages.needs_analysis as na
 from features import columns as c
 from features.competency import CURRENT_LEVEL, GAP, REQUIRED
 from features.evaluation import SKP_LATEST, SKP_MEAN_LAST3
@@ -46,7 +47,6 @@ from features.settings import PagesSettings
 from serving.app import create_app
 from serving.db import PlanReviewRecord, open_database
 from serving.keys import create_key, revoke_key
-from serving.pages import needs_analysis as na
 from serving.pages.charts import CompetencyBar, competency_chart
 from serving.pages.employee import FormProblem, requested_changes, requested_order
 from serving.pages.exports import csv_bytes, safe_text, xlsx_bytes

@@ -363,7 +363,9 @@ def _store(
         raise PageError(400, "error_bad_form") from exc
     try:
         reviews.create_review(session, state, viewer.key, nip, body, request_id)
-    except RequestValidationError as exc:  # the shared change rules (serving.review_changes)
+    except (
+        RequestValidationError
+    ) as exc:  # the shared change rules (serving.services.review_changes)
         raise FormProblem("error_change_refused") from exc
     except reviews.ReviewConflict as exc:
         raise PageError(409, "error_form_used") from exc

@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session
 
+import serving.pages.needs_analysis as na
 from features import columns as c
-from serving.pages import needs_analysis as na
 from serving.pages.directory import Directory
 from serving.pages.talent_box import BOX, KINERJA, POTENSI, BoxCuts, talent_boxes
 from serving.services.plans import EffectivePlan, effective_plan, fetch_reviews

@@ -92,7 +92,8 @@ def create_review(
     """Stored with the reviewer's key id and role, the time, and the model version that made
     the plan. Sending the same request id again returns the stored review (200) instead of
     storing a second one. A `changed` decision is checked against the catalog and the plan
-    as it stands (see `serving.review_changes`): 422 naming each refused course or mentor."""
+    as it stands (see `serving.services.review_changes`): 422 naming each refused course or
+    mentor."""
     request_id = _request_id(idempotency_key, body.request_id)
     authorize_employee(state, key, nip)
     try:

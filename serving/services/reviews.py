@@ -4,7 +4,7 @@ store the decision once per (key, request id), list the history.
 The callers authorise first (the API by key and unit scope, the pages by the signed-in
 manager's scope) and translate the outcomes: `ReviewConflict` is a 409 for the API and an
 error page for the form; a refused change (`RequestValidationError` from
-`serving.review_changes.check_changes`) a 422 naming each item, or the form shown again.
+`serving.services.review_changes.check_changes`) a 422 naming each item, or the form shown again.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from serving import review_changes
 from serving.db import PlanReviewRecord, as_utc
 from serving.keys import ApiKey
 from serving.schemas import Decision, PlanChanges, PlanReviewCreate, PlanReviewPublic
+from serving.services import review_changes
 from serving.state import ServingState
 
 
