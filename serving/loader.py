@@ -40,12 +40,7 @@ class MlflowStateSource:
     """`StateSource` reading `models:/<model_name>@champion` and `Settings.resolved_data_dir`."""
 
     def __init__(self, settings: Settings) -> None:
-        from serving.mlflow_client import limit_http
-
         self.settings = settings
-        # A remote MLflow that is down must fail a reload in seconds, not after minutes of
-        # retries; the old state keeps serving meanwhile. Explicit settings win.
-        limit_http(settings.serve.mlflow_timeout_s, max_retries=2)
         self._registry: Any = None
         self.copy = ChampionCopy(settings.home)
         self._loaded = False
@@ -55,10 +50,13 @@ class MlflowStateSource:
     def registry(self) -> Any:
         """`serving.mlflow_client.Registry` of `settings.resolved_tracking_uri` (made anew when
         the settings point elsewhere)."""
-        from serving.mlflow_client import Registry
+        from serving.mlflow_client import Registry, limit_http
 
         uri = self.settings.resolved_tracking_uri
         if self._registry is None or self._registry.tracking_uri != uri:
+            # A remote MLflow that is down must fail a reload in seconds, not after minutes of
+            # retries; the old state keeps serving meanwhile. Explicit settings win.
+            limit_http(self.settings.serve.mlflow_timeout_s, max_retries=2)
             self._registry = Registry(uri)
         return self._registry
 
