@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from features import columns as c
 from kompeten.cli import app
 from model.reasons import TEMPLATES
-from serving.i18n import translate
-from serving.talent_box import ADVICE
+from serving.pages.i18n import translate
+from serving.pages.talent_box import ADVICE
 from training_pipeline import demo_catalog as cat
 from training_pipeline.demo_data import generate_demo
 
