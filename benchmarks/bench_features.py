@@ -1,6 +1,6 @@
 """Benchmark: `build_features` at city scale (target: 100,000 employees in under 60 s).
 
-Generates the demo dataset (`training_pipeline.demo_data.generate_demo`), then times
+Generates the demo dataset (`demo_data.generate_demo`), then times
 `build_features(tables, as_of)` `--repeat` times and reports the median of every stage
 (`FeatureSet.timings`: as_of cut, assessment history, competency gaps, evaluation, course
 effects, course vectors, mentor stats, mentor vectors) plus the dense matrices.

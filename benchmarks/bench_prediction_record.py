@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from features.settings import Settings
-from serving.prediction_log import PredictionLog
+from serving.prediction_log import PredictionLog, PredictionLogConfig
 
 RESULTS = Path(__file__).parent / "results" / "prediction_record.json"
 NIP = "198503122010011001"
@@ -30,7 +30,7 @@ SCORES = [0.91, 0.72, 0.55, 0.31, 0.12]
 
 def _round(home: Path, calls: int, journal: bool) -> list[float]:
     settings = Settings(home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
-    log = PredictionLog(settings, role="record").start()
+    log = PredictionLog(settings, PredictionLogConfig(role="record")).start()
     if not journal:
         log._journal = None  # the variant before the journal: queue only
     times = []

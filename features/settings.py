@@ -1,16 +1,23 @@
 """All configuration, read from the environment in one place (`KOMPETEN_*`, `MLFLOW_TRACKING_URI`).
 
+One `Settings` object with sections: the shared fields at the top level (`KOMPETEN_*`), the
+service's own in `Settings.serve` (`KOMPETEN_SERVE_*`) and the manager pages' in
+`Settings.pages` (`KOMPETEN_PAGES_*`); one `get_settings()`.
+
 Defaults are embedded so that a fresh clone works offline: everything mutable lives under a
 local `var/` folder that git ignores.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from features.install_secret import MIN_SECRET_LENGTH, install_secret, read_secret, secret_path
@@ -19,6 +26,90 @@ from features.install_secret import MIN_SECRET_LENGTH, install_secret, read_secr
 SECRET_FROM_ENVIRONMENT = "environment"
 SECRET_FROM_FILE = "file"
 SECRET_GENERATED = "generated"
+
+
+class ServeSettings(BaseSettings):
+    """`Settings.serve` (`KOMPETEN_SERVE_*`): how the service starts, trusts keys and sizes its
+    caches. How often it polls for a new champion is the shared `Settings.model_poll_seconds`."""
+
+    model_config = SettingsConfigDict(env_prefix="KOMPETEN_SERVE_", extra="ignore")
+
+    startup_wait_s: float = Field(
+        0.0,
+        ge=0.0,
+        description="Seconds start-up waits for the first model load before taking traffic; "
+        "0 starts at once (/readyz answers 503 until the load is done).",
+    )
+    key_cache_ttl_s: float = Field(
+        30.0,
+        ge=0.0,
+        le=3600.0,
+        description="Seconds a verified API key is trusted without asking the database again "
+        "(a revoked key stops working at most this long after revocation).",
+    )
+    plan_cache_size: int = Field(
+        50_000, ge=0, description="Default plans kept in memory (least recently used dropped)."
+    )
+    assignment_cache_size: int = Field(
+        256, ge=0, description="Mentor assignments for non-default capacities kept in memory."
+    )
+    mlflow_timeout_s: int = Field(
+        10, ge=1, le=600, description="HTTP timeout for a remote MLflow (default retries: 2)."
+    )
+    prediction_shipping: Literal["thread", "process"] = Field(
+        "thread",
+        description="Who ships served predictions to MLflow: a thread of each worker, or a "
+        "separate process (`kompeten serve` sets this and starts serving.prediction_shipper).",
+    )
+
+
+class PagesSettings(BaseSettings):
+    """`Settings.pages` (`KOMPETEN_PAGES_*`): how the manager pages keep a signed-in manager,
+    and the agency's talent-map policy (the 9-box cut-offs)."""
+
+    model_config = SettingsConfigDict(env_prefix="KOMPETEN_PAGES_", extra="ignore")
+
+    session_secret: str | None = Field(
+        None,
+        min_length=32,
+        description="Secret that signs the session cookie. Default: derived from "
+        "KOMPETEN_PSEUDONYM_KEY (itself required outside development).",
+    )
+    session_hours: float = Field(
+        8.0, gt=0, le=24 * 7, description="How long a sign-in lasts (one working day)."
+    )
+    cookie_secure: bool | None = Field(
+        None,
+        description="Secure flag on the cookies: true, false, or unset = when the request "
+        "came over https (behind a proxy, run uvicorn with --proxy-headers).",
+    )
+    display_utc_offset_hours: float = Field(
+        7.0, ge=-12, le=14, description="Time zone of the dates shown (7 = WIB, 8 = WITA, 9 = WIT)."
+    )
+    kinerja_cuts: tuple[float, float] = Field(
+        (3.5, 4.5),
+        description="9-box kinerja (SKP score 1..5) below the first is rendah, from the second "
+        "tinggi; JSON list, e.g. [3.5, 4.5].",
+    )
+    potensi_cuts: tuple[float, float] = Field(
+        (0.9, 1.1),
+        description="9-box potensi (mean current / required competency level) below the first "
+        "is rendah, from the second tinggi.",
+    )
+    page_size: int = Field(50, ge=5, le=1000, description="Employees per page of a unit list.")
+    signin_max_failures: int = Field(
+        10, ge=1, le=10_000, description="Failed sign-ins a client may make per window."
+    )
+    signin_window_s: float = Field(
+        300.0, gt=0, le=86_400, description="Window of the sign-in limit, in seconds."
+    )
+
+    @field_validator("kinerja_cuts", "potensi_cuts")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not value[0] < value[1]:
+            raise ValueError("the first cut-off must be below the second")
+        return value
 
 
 class Settings(BaseSettings):
@@ -66,6 +157,8 @@ class Settings(BaseSettings):
     model_poll_seconds: float = Field(
         60.0, ge=0, description="How often the service checks for a new champion (0 = never)."
     )
+    serve: ServeSettings = Field(default_factory=ServeSettings)
+    pages: PagesSettings = Field(default_factory=PagesSettings)
 
     _secret_origin: str = PrivateAttr(SECRET_FROM_ENVIRONMENT)
 
@@ -121,6 +214,15 @@ class Settings(BaseSettings):
             f"{where} (owner-only); a deployment sets KOMPETEN_ENVIRONMENT=production and "
             "KOMPETEN_PSEUDONYM_KEY"
         )
+
+    def session_signing_key(self) -> bytes:
+        """The HMAC key of the pages' session cookie: `KOMPETEN_PAGES_SESSION_SECRET`, else
+        derived from the pseudonym key (a key of its own, never the pseudonym key itself)."""
+        if self.pages.session_secret:
+            return hashlib.sha256(self.pages.session_secret.encode("utf-8")).digest()
+        return hmac.new(
+            self.pseudonym_key.encode("utf-8"), b"kompeten-pages-session", hashlib.sha256
+        ).digest()
 
     @property
     def resolved_data_dir(self) -> Path:

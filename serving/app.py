@@ -24,13 +24,13 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features.settings import Settings, get_settings
-from serving.config import ServingSettings, get_serving_settings
 from serving.db import create_schema, make_engine, session_factory
 from serving.keys import KeyStore
 from serving.metrics import PrometheusMiddleware, ServingMetrics
 from serving.pages import install as install_pages
 from serving.routes import admin, employees, health, mentoring, recommendations, reviews
-from serving.state import CHAMPION, StateHolder, StateSource
+from serving.state import CHAMPION
+from serving.state_holder import StateHolder, StateSource
 from serving.strict_json import StrictJsonMiddleware, validation_error_handler
 
 logger = logging.getLogger("kompeten.serving")
@@ -80,13 +80,12 @@ class CatchAllMiddleware:
             await response(scope, receive, send)
 
 
-def _prediction_log(settings: Settings, serving: ServingSettings) -> Any:
+def _prediction_log(settings: Settings) -> Any:
     """Record-only when a separate shipper process ships (see serving.prediction_shipper)."""
-    from serving.prediction_log import PredictionLog
+    from serving.prediction_log import PredictionLog, PredictionLogConfig, Role
 
-    return PredictionLog(
-        settings, role="record" if serving.prediction_shipping == "process" else "both"
-    )
+    role: Role = "record" if settings.serve.prediction_shipping == "process" else "both"
+    return PredictionLog(settings, PredictionLogConfig(role=role))
 
 
 async def _poll(holder: StateHolder, interval: float) -> None:
@@ -102,7 +101,7 @@ async def _poll(holder: StateHolder, interval: float) -> None:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    serving: ServingSettings = app.state.serving_settings
+    serving = settings.serve
     settings.ensure_home()
     warning = settings.secret_warning()
     if warning:
@@ -111,7 +110,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await asyncio.to_thread(create_schema, engine)
     app.state.sessions = session_factory(engine)
     app.state.keys = KeyStore(app.state.sessions, ttl=serving.key_cache_ttl_s)
-    predictions = app.state.prediction_log_factory(settings, serving)
+    predictions = app.state.prediction_log_factory(settings)
     await asyncio.to_thread(predictions.start)
     app.state.predictions = predictions
     if hasattr(predictions, "stats") and not getattr(app.state, "log_watched", False):
@@ -138,17 +137,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(
     settings: Settings | None = None,
-    serving: ServingSettings | None = None,
     source: StateSource | None = None,
     prediction_log: Any | None = None,
 ) -> FastAPI:
-    """The app. Defaults read the environment; tests pass their own settings and source."""
+    """The app. Defaults read the environment (`get_settings()`, with its `serve` and `pages`
+    sections); tests pass their own settings and source."""
     settings = settings or get_settings()
-    serving = serving or get_serving_settings()
     if source is None:
         from serving.loader import MlflowStateSource
 
-        source = MlflowStateSource(settings, serving)
+        source = MlflowStateSource(settings)
     app = FastAPI(
         title="kompeten",
         summary="Recommendations for ASN competency development",
@@ -157,7 +155,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.serving_settings = serving
     holder = StateHolder(source)
     metrics = ServingMetrics()
     holder.on_swap.append(

@@ -41,6 +41,9 @@ def serve(
     from serving.access_log import install as install_access_filter
     from serving.prediction_shipper import ShipperSupervisor
 
+    # Read by every worker (and by this process's settings, read next): workers only record.
+    os.environ["KOMPETEN_SERVE_PREDICTION_SHIPPING"] = "process"
+    get_settings.cache_clear()
     try:  # refuses a deployment without a secret before anything starts
         settings = get_settings()
     except ValidationError as exc:
@@ -57,7 +60,6 @@ def serve(
     log_config = copy.deepcopy(LOGGING_CONFIG)
     log_config["loggers"]["kompeten"] = {"handlers": ["default"], "level": "INFO"}
     install_access_filter(log_config)  # request lines name NIPs: pseudonymise them
-    os.environ["KOMPETEN_SERVE_PREDICTION_SHIPPING"] = "process"  # read by every worker
     shipper = ShipperSupervisor().start()
     try:
         uvicorn.run(

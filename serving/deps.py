@@ -15,10 +15,11 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from pydantic import AfterValidator, BeforeValidator
 from sqlalchemy.orm import Session
 
-from features.settings import Settings
+from features.settings import PagesSettings, Settings
 from serving.keys import RELOADERS, REVIEWERS, ApiKey, KeyStore, Role
 from serving.schemas import NIP_FORMAT, ErrorPublic, check_nip, strip_spaces
-from serving.state import ServingState, StateHolder
+from serving.state import ServingState
+from serving.state_holder import StateHolder
 
 API_KEY_HEADER = "X-API-Key"
 _api_key_header = APIKeyHeader(
@@ -60,8 +61,14 @@ class PredictionRecorder(Protocol):
     ) -> None: ...
 
 
-def get_settings(request: Request) -> Settings:
+def app_settings(request: Request) -> Settings:
+    """The app's one `Settings` (tests pass theirs to `create_app`)."""
     return request.app.state.settings
+
+
+def pages_settings(request: Request) -> PagesSettings:
+    """The `pages` section of the app's settings (the manager pages read theirs here)."""
+    return app_settings(request).pages
 
 
 def get_holder(request: Request) -> StateHolder:
@@ -116,7 +123,7 @@ async def require_key(
     return key
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(app_settings)]
 HolderDep = Annotated[StateHolder, Depends(get_holder)]
 StateDep = Annotated[ServingState, Depends(get_state)]
 SessionDep = Annotated[Session, Depends(get_session)]

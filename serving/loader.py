@@ -1,8 +1,10 @@
 """Serving states from the outside world: the champion in the MLflow registry and the dataset.
 
-The only serving module that talks to MLflow for the model (mlflow is imported inside the
-functions so that building the app stays fast). Models are loaded by version number, after
-resolving the alias once, so an alias moved mid-load cannot give a version/model mismatch.
+The registry is asked through `serving.mlflow_client.Registry` (imported when a source is
+made, so that building the app with another source stays fast). Models are loaded by version
+number, after resolving the alias once, so an alias moved mid-load cannot give a version/model
+mismatch. The planner is read from the version's downloaded files with
+`model.bundle.load_planner_file` (joblib), never through the pyfunc's own code.
 
 Every champion served is also kept as a local copy (`serving.champion_copy`). When the
 registry cannot be reached at start-up, the service serves that copy, says so in the log and in
@@ -12,25 +14,22 @@ registry cannot be reached at start-up, the service serves that copy, says so in
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from features.settings import Settings
+from model.bundle import load_planner_file
 from serving.champion_copy import ChampionCopy
-from serving.config import ServingSettings
 from serving.state import (
     CHAMPION,
     FROM_LOCAL_COPY,
     FROM_REGISTRY,
     ServingState,
-    Signature,
     build_state,
-    data_signature,
-    describe_failure,
     latest_date,
 )
+from serving.state_holder import Signature, data_signature, describe_failure
 
 logger = logging.getLogger("kompeten.serving")
 #: Marks a signature served from the local copy, so that the registry's answer differs from it.
@@ -40,28 +39,26 @@ _LOCAL = "local:"
 class MlflowStateSource:
     """`StateSource` reading `models:/<model_name>@champion` and `Settings.resolved_data_dir`."""
 
-    def __init__(self, settings: Settings, serving: ServingSettings) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.serving = serving
-        # A remote MLflow that is down must fail a reload in seconds, not after minutes of
-        # retries; the old state keeps serving meanwhile. Explicit settings win.
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(serving.mlflow_timeout_s))
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-        self._configured = False
+        self._registry: Any = None
         self.copy = ChampionCopy(settings.home)
         self._loaded = False
         self._offline_reason: str | None = None
 
-    def _client(self) -> Any:
-        import mlflow
-        from mlflow import MlflowClient
+    @property
+    def registry(self) -> Any:
+        """`serving.mlflow_client.Registry` of `settings.resolved_tracking_uri` (made anew when
+        the settings point elsewhere)."""
+        from serving.mlflow_client import Registry, limit_http
 
         uri = self.settings.resolved_tracking_uri
-        if not self._configured:
-            mlflow.set_tracking_uri(uri)
-            mlflow.set_registry_uri(uri)
-            self._configured = True
-        return MlflowClient(tracking_uri=uri, registry_uri=uri)
+        if self._registry is None or self._registry.tracking_uri != uri:
+            # A remote MLflow that is down must fail a reload in seconds, not after minutes of
+            # retries; the old state keeps serving meanwhile. Explicit settings win.
+            limit_http(self.settings.serve.mlflow_timeout_s, max_retries=2)
+            self._registry = Registry(uri)
+        return self._registry
 
     def signature(self) -> Signature:
         """The registry's champion; before anything was loaded and with the registry
@@ -87,45 +84,23 @@ class MlflowStateSource:
             return Signature(saved.model_version, _LOCAL + signature)
 
     def _registry_signature(self) -> Signature:
-        from mlflow.exceptions import MlflowException
-
-        name = self.settings.model_name
-        try:
-            version = self._client().get_model_version_by_alias(name, CHAMPION)
-        except MlflowException as exc:
-            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
-                raise
-            raise LookupError(
-                f"no model {name}@{CHAMPION} in the registry yet; train one (`kompeten train`)"
-            ) from exc
-        return Signature(str(version.version), data_signature(self.settings.resolved_data_dir))
+        version = self.registry.version_by_alias(self.settings.model_name, CHAMPION)
+        return Signature(version, data_signature(self.settings.resolved_data_dir))
 
     @staticmethod
     def _planner_in(model_dir: Path) -> Any:
-        import mlflow.pyfunc
-
-        model = mlflow.pyfunc.load_model(str(model_dir))
-        planner = model.unwrap_python_model().planner
-        if planner is None:
-            raise RuntimeError(f"the model in {model_dir} holds no planner")
-        return planner
+        return load_planner_file(model_dir)
 
     def load_planner(self, version: str) -> Any:
-        """The `DevelopmentPlanner` inside registered version `version` of the model, via the
+        """The `DevelopmentPlanner` of registered version `version` of the model, via the
         local copy (downloaded from the registry when the copy holds another version)."""
-        import mlflow.artifacts
-
         name = self.settings.model_name
         planner = self.copy.load(name, version, self._planner_in)
         if planner is not None:
             return planner
-        self._client()
 
         def fetch(dst: Path) -> None:
-            dst.mkdir(parents=True)
-            mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{name}/{version}", dst_path=str(dst)
-            )
+            self.registry.download(name, version, dst)
 
         return self.copy.refresh(name, version, fetch, self._planner_in)
 
@@ -172,8 +147,10 @@ class MlflowStateSource:
             tables[c.UNITS],
             model_name=self.settings.model_name,
             signature=signature.data_signature,
-            plan_cache_size=self.serving.plan_cache_size,
-            assignment_cache_size=self.serving.assignment_cache_size,
+            plan_cache_size=self.settings.serve.plan_cache_size,
+            assignment_cache_size=self.settings.serve.assignment_cache_size,
+            jp_budget=self.settings.jp_budget,
+            mentor_capacity=self.settings.mentor_capacity,
         )
         self._loaded = True
         if local:

@@ -15,151 +15,43 @@ the workers' /metrics. A single process (tests, a plain uvicorn factory run) use
 A batch is marked sent only after MLflow accepted it, and shipping a batch twice writes the same
 artifact and the same metric points, so an outage or a crash between "accepted" and "marked"
 neither loses nor duplicates rows.
+
+The parts live beside it: `serving.outbox` (the SQLite queue), `serving.prediction_journal`
+(the write-ahead journal), `serving.prediction_batches` (a batch's metrics and table) and
+`serving.mlflow_client.MlflowShipper` (the MLflow writes). This module is the runtime: the
+request-path `record`, the writer and flusher threads, and their counters.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 import math
 import os
 import queue
 import random
-import re
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any, Literal, Protocol
 
-import numpy as np
-from mlflow import MlflowClient
-from mlflow.entities import (
-    LiveSpan,
-    Metric,
-    SpanType,
-    TraceData,
-    TraceInfo,
-    TraceLocation,
-    TraceState,
-)
-from mlflow.exceptions import MlflowException
-from mlflow.tracing.client import TracingClient
-from mlflow.tracing.constant import SpansLocation, TraceMetadataKey, TraceTagKey
-from mlflow.tracing.utils import generate_trace_id_v3
-from opentelemetry.sdk.trace import TracerProvider
-
-from features.privacy import NIP_PATTERN, PersonalDataError, refuse_nip_like
+from features.privacy import NIP_PATTERN, PersonalDataError
 from features.pseudonym import pseudonymize
 from features.settings import Settings
-from serving.prediction_journal import Journal, SegmentEnd, claimed, read_segment, segments
+from serving.outbox import Batch, Outbox, Record, encode_row, recover_journal
+from serving.prediction_batches import looks_like_nip, retry_delay
+from serving.prediction_journal import Journal, SegmentEnd
 
 _log = logging.getLogger(__name__)
 
-SERVING_EXPERIMENT = "kompeten-serving"
-TAG_ROLE = "kompeten.role"
-TAG_MODEL_NAME = "kompeten.model_name"
-TAG_MODEL_VERSION = "kompeten.model_version"
-TABLE_COLUMNS = (
-    "record_id",
-    "timestamp",
-    "kind",
-    "nip_pseudonym",
-    "model_version",
-    "items",
-    "scores",
-    "risk",
-    "latency_ms",
-)
 _NIP_RE = NIP_PATTERN
-_METRIC_KEY_RE = re.compile(r"[^0-9A-Za-z_\-./ ]")
 _PSEUDONYM_CACHE_MAX = 65_536
 _STATUS_MAX_AGE_S = 5.0
 Role = Literal["both", "record", "ship"]
 ROLES: tuple[Role, ...] = ("both", "record", "ship")
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS predictions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts REAL NOT NULL,
-    kind TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    model_version TEXT NOT NULL,
-    items TEXT NOT NULL,
-    scores TEXT NOT NULL,
-    risk REAL,
-    latency_ms REAL NOT NULL,
-    batch_id INTEGER
-);
-CREATE INDEX IF NOT EXISTS ix_predictions_unclaimed
-    ON predictions (model_version, id) WHERE batch_id IS NULL;
-CREATE INDEX IF NOT EXISTS ix_predictions_batch ON predictions (batch_id);
-CREATE TABLE IF NOT EXISTS batches (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    uid TEXT NOT NULL UNIQUE,
-    model_version TEXT NOT NULL,
-    created_ms INTEGER NOT NULL,
-    n_rows INTEGER NOT NULL,
-    lease_until REAL,
-    sent_ms INTEGER,
-    run_id TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT,
-    quarantined INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS ix_batches_unsent ON batches (id) WHERE sent_ms IS NULL;
-CREATE TABLE IF NOT EXISTS journal_done (
-    segment TEXT PRIMARY KEY
-);
-CREATE TABLE IF NOT EXISTS shipper_status (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    pid INTEGER NOT NULL,
-    heartbeat_unix REAL NOT NULL,
-    last_ship_unix REAL NOT NULL,
-    consecutive_failures INTEGER NOT NULL,
-    shipped INTEGER NOT NULL,
-    failures INTEGER NOT NULL,
-    quarantined INTEGER NOT NULL
-);
-PRAGMA user_version = 1;
-"""
-
-
-class Record(NamedTuple):
-    """One served prediction as stored in the outbox (NIP and NIP-shaped items pseudonymised)."""
-
-    record_id: int
-    ts: float
-    kind: str
-    subject: str
-    model_version: str
-    items: list[str]
-    scores: list[float]
-    risk: float | None
-    latency_ms: float
-
-
-@dataclass(frozen=True)
-class Batch:
-    """A fixed set of outbox rows of one model version; the unit shipped (and retried) as one."""
-
-    batch_id: int
-    uid: str
-    model_version: str
-    created_ms: int
-    n_rows: int
-    attempts: int = 1
-
-    @property
-    def artifact_file(self) -> str:
-        """Deterministic per batch, so a retry overwrites instead of duplicating."""
-        created = datetime.fromtimestamp(self.created_ms / 1000, tz=UTC)
-        return f"predictions/{created:%Y-%m-%d}/batch-{created:%H%M%S}-{self.uid[:12]}.csv"
+OUTBOX_FILE = "prediction_outbox.db"
 
 
 @dataclass(frozen=True)
@@ -185,439 +77,41 @@ class Shipper(Protocol):
     def log_traces(self, run_id: str, records: Sequence[Record]) -> int: ...
 
 
-# --- pure helpers ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PredictionLogConfig:
+    """How a `PredictionLog` runs. `outbox_path` / `flush_interval_s` left None come from
+    `Settings.prediction_outbox_path` (default home/prediction_outbox.db) and
+    `Settings.prediction_flush_seconds`."""
 
+    #: Which threads run: "both" (writer and flusher), "record" (writer only; another process
+    #: ships) or "ship" (flusher only).
+    role: Role = "both"
+    #: How long the writer gathers records before one insert.
+    write_delay_s: float = 0.05
+    #: How often a "ship" process looks for a full batch between flushes.
+    watch_s: float = 2.0
+    outbox_path: Path | None = None
+    flush_interval_s: float | None = None
+    #: Rows per shipped batch; a full batch is shipped before the interval ends.
+    batch_rows: int = 5_000
+    #: Sampled traces logged per flush (best effort).
+    traces_per_flush: int = 3
+    #: Backoff after failed flushes: base, doubling, capped.
+    retry_base_s: float = 5.0
+    max_backoff_s: float = 300.0
+    #: How long a leased batch belongs to one shipper before another may take it.
+    lease_s: float = 600.0
+    #: Days sent rows stay in the outbox (0 = forever).
+    retention_days: float = 7.0
+    http_timeout_s: float = 10.0
+    http_max_retries: int = 2
+    #: Bound on `stop()`: draining the queue and a last flush.
+    stop_timeout_s: float = 15.0
 
-def looks_like_nip(value: str) -> bool:
-    """An 18-digit string: the NIP shape (mentor recommendations list NIPs as items)."""
-    return len(value) == 18 and value.isdigit()
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, not {self.role!r}")
 
-
-def batch_metrics(records: Sequence[Record]) -> dict[str, float]:
-    """Aggregate numbers for one batch: volume by kind, latency quantiles, scores, risk."""
-    if not records:
-        return {"requests": 0.0}
-    latency = np.array([r.latency_ms for r in records], dtype=float)
-    out: dict[str, float] = {"requests": float(len(records))}
-    kinds: dict[str, int] = {}
-    for r in records:
-        kinds[r.kind] = kinds.get(r.kind, 0) + 1
-    for kind, count in sorted(kinds.items()):
-        out[f"requests_{_metric_key(kind)}"] = float(count)
-    p50, p95, p99 = np.percentile(latency, [50, 95, 99])
-    out.update(
-        latency_ms_mean=float(latency.mean()),
-        latency_ms_p50=float(p50),
-        latency_ms_p95=float(p95),
-        latency_ms_p99=float(p99),
-        latency_ms_max=float(latency.max()),
-    )
-    all_scores = [s for r in records for s in r.scores]
-    top_scores = [r.scores[0] for r in records if r.scores]
-    out["empty_results"] = float(sum(1 for r in records if not r.items))
-    if all_scores:
-        out["score_mean"] = float(np.mean(all_scores))
-        out["top_score_mean"] = float(np.mean(top_scores))
-    risks = np.array([r.risk for r in records if r.risk is not None], dtype=float)
-    out["risk_count"] = float(risks.size)
-    if risks.size:
-        r10, r50, r90 = np.percentile(risks, [10, 50, 90])
-        out.update(
-            risk_mean=float(risks.mean()),
-            risk_p10=float(r10),
-            risk_p50=float(r50),
-            risk_p90=float(r90),
-        )
-    return out
-
-
-def batch_table(records: Sequence[Record]) -> str:
-    """The batch as CSV text (items and scores as JSON lists), one row per served prediction."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(TABLE_COLUMNS)
-    for r in records:
-        writer.writerow(
-            (
-                r.record_id,
-                datetime.fromtimestamp(r.ts, tz=UTC).isoformat(timespec="milliseconds"),
-                r.kind,
-                r.subject,
-                r.model_version,
-                json.dumps(r.items, ensure_ascii=False),
-                json.dumps([round(s, 6) for s in r.scores]),
-                "" if r.risk is None else round(r.risk, 6),
-                round(r.latency_ms, 3),
-            )
-        )
-    return buffer.getvalue()
-
-
-def retry_delay(failures: int, interval_s: float, base_s: float, cap_s: float) -> float:
-    """Seconds until the next flush: the interval when healthy, doubling backoff after failures."""
-    if failures <= 0:
-        return interval_s
-    return min(cap_s, base_s * 2 ** (failures - 1))
-
-
-def _metric_key(name: str) -> str:
-    return _METRIC_KEY_RE.sub("_", name) or "unknown"
-
-
-def _finite_or_none(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-# --- the outbox (SQLite) ---------------------------------------------------------------------
-
-
-class Outbox:
-    """The durable queue on disk. Every method opens its own connection, so any thread may call."""
-
-    def __init__(self, path: Path, busy_timeout_s: float = 10.0) -> None:
-        self.path = Path(path)
-        self._busy_timeout_s = busy_timeout_s
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None)
-        # WAL + FULL: a committed insert survives a power cut; commits are batched, so cheap.
-        conn.execute("PRAGMA synchronous=FULL")
-        return _ClosingConnection(conn)  # type: ignore[return-value]
-
-    def append(self, rows: Sequence[tuple[Any, ...]], segment: str | None = None) -> None:
-        """Insert (ts, kind, subject, model_version, items_json, scores_json, risk, latency);
-        with `segment`, mark that journal segment done in the same transaction."""
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(
-                "INSERT INTO predictions (ts, kind, subject, model_version, items, scores, risk, "
-                "latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            if segment is not None:
-                conn.execute("INSERT OR IGNORE INTO journal_done (segment) VALUES (?)", (segment,))
-            conn.execute("COMMIT")
-
-    def segment_done(self, segment: str) -> bool:
-        with self._connect() as conn:
-            found = conn.execute("SELECT 1 FROM journal_done WHERE segment = ?", (segment,))
-            return found.fetchone() is not None
-
-    def forget_segment(self, segment: str) -> None:
-        with self._connect() as conn:
-            conn.execute("DELETE FROM journal_done WHERE segment = ?", (segment,))
-
-    def claim_batches(self, max_rows: int, now_ms: int) -> int:
-        """Group unclaimed rows into batches (one model version, at most `max_rows` each)."""
-        created = 0
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            versions = [
-                row[0]
-                for row in conn.execute(
-                    "SELECT DISTINCT model_version FROM predictions WHERE batch_id IS NULL"
-                )
-            ]
-            for version in versions:
-                while True:
-                    cur = conn.execute(
-                        "INSERT INTO batches (uid, model_version, created_ms, n_rows) "
-                        "VALUES (?, ?, ?, 0)",
-                        (uuid.uuid4().hex, version, now_ms),
-                    )
-                    batch_id = cur.lastrowid
-                    n = conn.execute(
-                        "UPDATE predictions SET batch_id = ? WHERE id IN (SELECT id FROM "
-                        "predictions WHERE batch_id IS NULL AND model_version = ? ORDER BY id "
-                        "LIMIT ?)",
-                        (batch_id, version, max_rows),
-                    ).rowcount
-                    if n == 0:
-                        conn.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
-                        break
-                    conn.execute("UPDATE batches SET n_rows = ? WHERE id = ?", (n, batch_id))
-                    created += 1
-                    if n < max_rows:
-                        break
-            conn.execute("COMMIT")
-        return created
-
-    def lease_next(self, lease_s: float, now: float) -> Batch | None:
-        """The oldest unsent batch nobody else is shipping, leased to the caller."""
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            row = conn.execute(
-                "SELECT id, uid, model_version, created_ms, n_rows, attempts + 1 FROM batches "
-                "WHERE sent_ms IS NULL AND quarantined = 0 "
-                "AND (lease_until IS NULL OR lease_until < ?) "
-                "ORDER BY id LIMIT 1",
-                (now,),
-            ).fetchone()
-            if row is not None:
-                conn.execute(
-                    "UPDATE batches SET lease_until = ?, attempts = attempts + 1 WHERE id = ?",
-                    (now + lease_s, row[0]),
-                )
-            conn.execute("COMMIT")
-        return Batch(*row) if row is not None else None
-
-    def records(self, batch_id: int) -> list[Record]:
-        with self._connect() as conn:
-            rows = conn.execute(
-                "SELECT id, ts, kind, subject, model_version, items, scores, risk, latency_ms "
-                "FROM predictions WHERE batch_id = ? ORDER BY id",
-                (batch_id,),
-            ).fetchall()
-        return [
-            Record(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), r[7], r[8])
-            for r in rows
-        ]
-
-    def mark_sent(self, batch_id: int, run_id: str, now_ms: int) -> None:
-        with self._connect() as conn:
-            conn.execute(
-                "UPDATE batches SET sent_ms = ?, run_id = ?, lease_until = NULL, last_error = NULL "
-                "WHERE id = ?",
-                (now_ms, run_id, batch_id),
-            )
-
-    def mark_failed(self, batch_id: int, error: str, quarantine: bool = False) -> None:
-        """Release the batch for a retry, or quarantine it: kept on disk, never shipped."""
-        with self._connect() as conn:
-            conn.execute(
-                "UPDATE batches SET lease_until = NULL, last_error = ?, quarantined = ? "
-                "WHERE id = ?",
-                (error[:500], int(quarantine), batch_id),
-            )
-
-    def pending_rows(self) -> int:
-        """Rows waiting for MLflow (unclaimed or in unsent batches; quarantine excluded)."""
-        with self._connect() as conn:
-            unclaimed = conn.execute(
-                "SELECT COUNT(*) FROM predictions WHERE batch_id IS NULL"
-            ).fetchone()[0]
-            unsent = conn.execute(
-                "SELECT COALESCE(SUM(n_rows), 0) FROM batches "
-                "WHERE sent_ms IS NULL AND quarantined = 0"
-            ).fetchone()[0]
-        return int(unclaimed) + int(unsent)
-
-    def prune_sent(self, older_than_ms: int) -> int:
-        """Forget rows MLflow accepted long ago (the outbox is a queue, not an archive)."""
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            old = "SELECT id FROM batches WHERE sent_ms IS NOT NULL AND sent_ms < ?"
-            n = conn.execute(
-                f"DELETE FROM predictions WHERE batch_id IN ({old})", (older_than_ms,)
-            ).rowcount
-            conn.execute(f"DELETE FROM batches WHERE id IN ({old})", (older_than_ms,))
-            conn.execute("COMMIT")
-        return n
-
-    def write_status(self, status: Mapping[str, float]) -> None:
-        """The shipper's counters, for the record-only workers' /metrics."""
-        values = [status.get(k, 0.0) for k in _STATUS_FIELDS]
-        with self._connect() as conn:
-            conn.execute(
-                f"INSERT OR REPLACE INTO shipper_status (id, {', '.join(_STATUS_FIELDS)}) "
-                f"VALUES (1, {', '.join('?' * len(_STATUS_FIELDS))})",
-                values,
-            )
-
-    def read_status(self) -> dict[str, float]:
-        """What `write_status` stored last; empty when no shipper ran yet."""
-        with self._connect() as conn:
-            row = conn.execute(
-                f"SELECT {', '.join(_STATUS_FIELDS)} FROM shipper_status WHERE id = 1"
-            ).fetchone()
-        if row is None:
-            return {}
-        return {k: float(v) for k, v in zip(_STATUS_FIELDS, row, strict=True)}
-
-
-_STATUS_FIELDS = (
-    "pid",
-    "heartbeat_unix",
-    "last_ship_unix",
-    "consecutive_failures",
-    "shipped",
-    "failures",
-    "quarantined",
-)
-
-
-class _ClosingConnection:
-    """`with` on a sqlite3 connection commits but does not close; this one closes."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        return self._conn
-
-    def __exit__(self, exc_type: Any, *_: Any) -> None:
-        try:
-            if exc_type is not None and self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
-        finally:
-            self._conn.close()
-
-
-# --- MLflow ----------------------------------------------------------------------------------
-
-
-class MlflowShipper:
-    """Ships batches to MLflow through its own client (the global tracking URI is not touched)."""
-
-    def __init__(
-        self,
-        tracking_uri: str,
-        experiment_name: str = SERVING_EXPERIMENT,
-        model_name: str = "",
-        artifact_root: Path | None = None,
-    ) -> None:
-        self.tracking_uri = tracking_uri
-        self.experiment_name = experiment_name
-        self.model_name = model_name
-        self.artifact_root = artifact_root
-        self._client: Any = None
-        self._tracing: Any = None
-        self._tracer: Any = None
-        self._experiment_id: str | None = None
-        self._run_ids: dict[str, str] = {}
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            if self.tracking_uri.startswith("sqlite:///"):
-                Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(
-                    parents=True, exist_ok=True
-                )
-            self._client = MlflowClient(tracking_uri=self.tracking_uri)
-        return self._client
-
-    def experiment_id(self) -> str:
-        if self._experiment_id is None:
-            exp = self.client.get_experiment_by_name(self.experiment_name)
-            if exp is not None:
-                self._experiment_id = exp.experiment_id
-            else:
-                location = None
-                if self.artifact_root is not None and self.tracking_uri.startswith("sqlite:"):
-                    folder = self.artifact_root / "serving"
-                    folder.mkdir(parents=True, exist_ok=True)
-                    location = folder.as_uri()
-                self._experiment_id = self.client.create_experiment(
-                    self.experiment_name, artifact_location=location
-                )
-        return self._experiment_id
-
-    def run_id(self, model_version: str) -> str:
-        """The serving run of a model version: found by tag, else created (oldest one wins)."""
-        if model_version in self._run_ids:
-            return self._run_ids[model_version]
-        experiment_id = self.experiment_id()
-        version = model_version.replace("'", "")
-        runs = self.client.search_runs(
-            [experiment_id],
-            filter_string=(
-                f"tags.`{TAG_ROLE}` = 'serving' and tags.`{TAG_MODEL_VERSION}` = '{version}'"
-            ),
-            order_by=["attributes.start_time ASC"],
-            max_results=1,
-        )
-        if runs:
-            run_id = runs[0].info.run_id
-        else:
-            tags = {TAG_ROLE: "serving", TAG_MODEL_VERSION: model_version}
-            if self.model_name:
-                tags[TAG_MODEL_NAME] = self.model_name
-            run = self.client.create_run(
-                experiment_id, run_name=f"serving-v{model_version}", tags=tags
-            )
-            run_id = run.info.run_id
-        self._run_ids[model_version] = run_id
-        return run_id
-
-    def ship(self, batch: Batch, records: Sequence[Record]) -> str:
-        table = batch_table(records)
-        refuse_nip_like(table, batch.artifact_file)
-        try:
-            run_id = self.run_id(batch.model_version)
-            metrics = [
-                Metric(f"serving_{key}", value, batch.created_ms, batch.batch_id)
-                for key, value in batch_metrics(records).items()
-            ]
-            self.client.log_batch(run_id, metrics=metrics, synchronous=True)
-            self.client.log_text(run_id, table, batch.artifact_file)
-        except Exception:
-            # The run may have been deleted, or the store swapped: look it up again next time.
-            self._run_ids.pop(batch.model_version, None)
-            raise
-        return run_id
-
-    def log_traces(self, run_id: str, records: Sequence[Record]) -> int:
-        """One synchronous trace per sampled record, linked to the serving run."""
-        return sum(self._log_trace(run_id, r) for r in records)
-
-    def _log_trace(self, run_id: str, record: Record) -> int:
-        if self._tracing is None:
-            self._tracing = TracingClient(self.tracking_uri)
-            # A private provider: these spans bypass MLflow's global (async, dropping) exporter.
-            self._tracer = TracerProvider().get_tracer("kompeten.serving")
-        experiment_id = self.experiment_id()
-        inputs = {"nip_pseudonym": record.subject, "kind": record.kind}
-        outputs = {"items": record.items, "scores": record.scores, "risk": record.risk}
-        refuse_nip_like(json.dumps([inputs, outputs]), "trace")
-        start_ns = int(record.ts * 1e9)
-        end_ns = start_ns + int(record.latency_ms * 1e6)
-        otel_span = self._tracer.start_span(f"recommend.{record.kind}", start_time=start_ns)
-        trace_id = generate_trace_id_v3(otel_span)
-        span = LiveSpan(otel_span, trace_id, SpanType.CHAIN)
-        span.set_inputs(inputs)
-        span.set_outputs(outputs)
-        span.set_attributes({"model_version": record.model_version, "record_id": record.record_id})
-        span.end(end_time_ns=end_ns)
-        info = TraceInfo(
-            trace_id=trace_id,
-            trace_location=TraceLocation.from_experiment_id(experiment_id),
-            request_time=start_ns // 1_000_000,
-            execution_duration=int(record.latency_ms),
-            state=TraceState.OK,
-            request_preview=json.dumps(inputs),
-            response_preview=json.dumps(outputs)[:1000],
-            trace_metadata={TraceMetadataKey.SOURCE_RUN: run_id},
-            tags={
-                TAG_ROLE: "serving",
-                TAG_MODEL_VERSION: record.model_version,
-                "kompeten.kind": record.kind,
-                "kompeten.record_id": str(record.record_id),
-            },
-        )
-        returned = self._tracing.start_trace(info)
-        spans_in_store = False
-        try:
-            self._tracing.log_spans(experiment_id, [span])
-            spans_in_store = True
-        except Exception as exc:  # stores without span logging (file store behind a server)
-            _log.debug("log_spans unsupported, uploading trace data: %s", exc)
-        tags = dict(returned.tags or {})
-        if not spans_in_store or (
-            tags.get(TraceTagKey.SPANS_LOCATION) not in (None, SpansLocation.TRACKING_STORE.value)
-        ):
-            # Stores without span logging read spans from the trace's artifact instead.
-            self._tracing._upload_trace_data(returned, TraceData(spans=[span]))
-        return 1
-
-
-# --- the log ---------------------------------------------------------------------------------
 
 _STOP = object()
 
@@ -626,59 +120,34 @@ class PredictionLog:
     """Records every served prediction without slowing the request; ships them to MLflow.
 
     `record` never blocks on I/O and never raises; rows live in the outbox until MLflow accepted
-    them. Optional Settings fields `prediction_outbox_path` and `prediction_flush_seconds` (or
-    the keyword arguments) override the defaults. `role` says which threads run: "both" (writer
-    and flusher), "record" (writer only; another process ships) or "ship" (flusher only).
+    them. `config` says which threads run and how (`PredictionLogConfig`).
     """
 
     def __init__(
         self,
         settings: Settings,
+        config: PredictionLogConfig | None = None,
         *,
-        role: Role = "both",
-        write_delay_s: float = 0.05,
-        watch_s: float = 2.0,
-        outbox_path: Path | None = None,
-        flush_interval_s: float | None = None,
-        batch_rows: int = 5_000,
-        traces_per_flush: int = 3,
-        retry_base_s: float = 5.0,
-        max_backoff_s: float = 300.0,
-        lease_s: float = 600.0,
-        retention_days: float = 7.0,
-        http_timeout_s: float = 10.0,
-        http_max_retries: int = 2,
-        stop_timeout_s: float = 15.0,
         shipper: Shipper | None = None,
     ) -> None:
-        if role not in ROLES:
-            raise ValueError(f"role must be one of {ROLES}, not {role!r}")
         self.settings = settings
-        self.role = role
-        self.write_delay_s = write_delay_s
-        self.watch_s = watch_s
+        self.config = config = config or PredictionLogConfig()
+        self.role = config.role
         self.outbox_path = Path(
-            outbox_path
-            or getattr(settings, "prediction_outbox_path", None)
-            or settings.home / "prediction_outbox.db"
+            config.outbox_path or settings.prediction_outbox_path or settings.home / OUTBOX_FILE
         )
-        if flush_interval_s is None:
-            flush_interval_s = getattr(settings, "prediction_flush_seconds", None) or 30.0
-        self.flush_interval_s = float(flush_interval_s)
-        self.batch_rows = batch_rows
-        self.traces_per_flush = traces_per_flush
-        self.retry_base_s = retry_base_s
-        self.max_backoff_s = max_backoff_s
-        self.lease_s = lease_s
-        self.retention_days = retention_days
-        self.http_timeout_s = http_timeout_s
-        self.http_max_retries = http_max_retries
-        self.stop_timeout_s = stop_timeout_s
-        self.shipper: Shipper = shipper or MlflowShipper(
-            settings.resolved_tracking_uri,
-            model_name=settings.model_name,
-            artifact_root=settings.artifact_root,
+        self.flush_interval_s = float(
+            config.flush_interval_s or settings.prediction_flush_seconds or 30.0
         )
+        if shipper is None:
+            from serving.mlflow_client import MlflowShipper
+
+            shipper = MlflowShipper(
+                settings.resolved_tracking_uri,
+                model_name=settings.model_name,
+                artifact_root=settings.artifact_root,
+            )
+        self.shipper: Shipper = shipper
         self.outbox = Outbox(self.outbox_path)
         self._key = settings.pseudonym_key
         self._pseudonyms: dict[str, str] = {}
@@ -714,7 +183,7 @@ class PredictionLog:
         """Queue one served prediction, and append it to the journal so that a killed process
         loses nothing. Pseudonymises here: the clear NIP never leaves the call."""
         try:
-            row = _to_row(
+            row = encode_row(
                 (
                     time.time(),
                     self._scrub(str(kind)),
@@ -767,8 +236,8 @@ class PredictionLog:
             return self
         # Process-wide, but only when unset: a slow or dead tracking server must not hold
         # the flusher for minutes (MLflow's defaults retry 7 times with backoff).
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(self.http_timeout_s)))
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(self.http_max_retries))
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(self.config.http_timeout_s)))
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(self.config.http_max_retries))
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
         self._stopping.clear()
         self._recover()  # the shipper too: `python -m serving.prediction_shipper` drains all
@@ -787,7 +256,7 @@ class PredictionLog:
 
     def stop(self) -> None:
         """Drain the queue to the outbox, then one last shipping attempt, all within a bound."""
-        deadline = time.monotonic() + self.stop_timeout_s
+        deadline = time.monotonic() + self.config.stop_timeout_s
         self._stopping.set()
         self._wake.set()
         if self._writer is not None:
@@ -808,30 +277,11 @@ class PredictionLog:
         self._writer = self._flusher = None
 
     def _recover(self) -> None:
-        """Insert the journal segments that dead processes left (each exactly once)."""
-        for path in segments(self.journal_folder):
-            with claimed(path) as mine:
-                if mine:
-                    self._recover_segment(path)
-
-    def _recover_segment(self, path: Path) -> None:
-        name = path.name
-        try:
-            if not self.outbox.segment_done(name):
-                rows = read_segment(path)
-                self.outbox.append(rows, segment=name)
-                with self._write_lock:
-                    self._pending_rows += len(rows)
-                self.recovered_rows += len(rows)
-                if rows:
-                    _log.warning(
-                        "recovered %d served predictions a stopped process had not stored",
-                        len(rows),
-                    )
-            path.unlink(missing_ok=True)
-            self.outbox.forget_segment(name)
-        except Exception:
-            _log.exception("prediction journal segment %s not recovered (kept)", name)
+        """Store the journal segments that dead processes left (each exactly once)."""
+        rows = recover_journal(self.journal_folder, self.outbox)
+        with self._write_lock:
+            self._pending_rows += rows
+        self.recovered_rows += rows
 
     def __enter__(self) -> PredictionLog:
         return self.start()
@@ -849,7 +299,7 @@ class PredictionLog:
             if item is not _STOP and not isinstance(item, threading.Event):
                 # Gather for a moment: one insert per few dozen requests instead of one per
                 # request, so this thread takes the GIL from the event loop far less often.
-                self._stopping.wait(self.write_delay_s)
+                self._stopping.wait(self.config.write_delay_s)
             batch, segment = self._take(item)
             done = self._write(batch, segment)
             if done:
@@ -900,7 +350,7 @@ class PredictionLog:
                     self._counts["written"] += len(rows)
                     before = self._pending_rows
                     self._pending_rows += len(rows)
-                if before < self.batch_rows <= self._pending_rows:
+                if before < self.config.batch_rows <= self._pending_rows:
                     self._wake.set()  # a full batch is waiting: ship before the interval ends
                 break
             except Exception:
@@ -959,7 +409,10 @@ class PredictionLog:
     def _flush_loop(self) -> None:
         while not self._stopping.is_set():
             delay = retry_delay(
-                self._failures, self.flush_interval_s, self.retry_base_s, self.max_backoff_s
+                self._failures,
+                self.flush_interval_s,
+                self.config.retry_base_s,
+                self.config.max_backoff_s,
             )
             deadline = time.monotonic() + delay
             while not self._stopping.is_set():
@@ -967,7 +420,7 @@ class PredictionLog:
                 if remaining <= 0:
                     break
                 if self.role == "ship":  # no writer here to say a batch is full: look
-                    self._wake.wait(min(remaining, self.watch_s))
+                    self._wake.wait(min(remaining, self.config.watch_s))
                     if not self._wake.is_set() and self._full_batch_waiting():
                         self._wake.set()
                 else:
@@ -982,12 +435,12 @@ class PredictionLog:
         # Final attempt: the writer drains first (stop() queued its stop mark before waking us).
         writer = self._writer
         if writer is not None:
-            writer.join(self.stop_timeout_s)
+            writer.join(self.config.stop_timeout_s)
         self._flush_cycle()
 
     def _full_batch_waiting(self) -> bool:
         try:
-            return self.outbox.pending_rows() >= self.batch_rows
+            return self.outbox.pending_rows() >= self.config.batch_rows
         except sqlite3.Error:
             return False
 
@@ -1040,12 +493,12 @@ class PredictionLog:
 
     def _ship_all(self) -> FlushResult:
         now = time.time()
-        self.outbox.claim_batches(self.batch_rows, int(now * 1000))
+        self.outbox.claim_batches(self.config.batch_rows, int(now * 1000))
         shipped_rows = shipped_batches = 0
         shipped: list[tuple[str, list[Record]]] = []
         error = None
         while True:
-            batch = self.outbox.lease_next(self.lease_s, time.time())
+            batch = self.outbox.lease_next(self.config.lease_s, time.time())
             if batch is None:
                 break
             records = self.outbox.records(batch.batch_id)
@@ -1068,18 +521,18 @@ class PredictionLog:
             shipped.append((run_id, records))
         self._counts["shipped"] += shipped_rows
         traces = self._sample_traces(shipped)
-        if self.retention_days > 0:
-            self.outbox.prune_sent(int((now - self.retention_days * 86_400) * 1000))
+        if self.config.retention_days > 0:
+            self.outbox.prune_sent(int((now - self.config.retention_days * 86_400) * 1000))
         self._pending_rows = self.outbox.pending_rows()
         return FlushResult(shipped_rows, shipped_batches, traces, self._pending_rows, error)
 
     def _sample_traces(self, shipped: list[tuple[str, list[Record]]]) -> int:
         """A few traces per flush, after the rows are safe: best effort, at most once."""
         pool = [(run_id, r) for run_id, records in shipped for r in records]
-        if not pool or self.traces_per_flush <= 0:
+        if not pool or self.config.traces_per_flush <= 0:
             return 0
         logged = 0
-        for run_id, record in random.sample(pool, min(self.traces_per_flush, len(pool))):
+        for run_id, record in random.sample(pool, min(self.config.traces_per_flush, len(pool))):
             try:
                 logged += self.shipper.log_traces(run_id, [record])
             except Exception as exc:
@@ -1126,22 +579,9 @@ class PredictionLog:
 
 
 def _is_permanent(exc: Exception, attempts: int) -> bool:
-    """Errors a retry cannot fix: a personal-data refusal now, a rejected payload after 3 tries."""
+    """Errors a retry cannot fix: a personal-data refusal now, a rejected payload after 3 tries
+    (MLflow's INVALID_PARAMETER_VALUE, which `MlflowShipper` raises as an MlflowException)."""
     if isinstance(exc, PersonalDataError):
         return True
     code = getattr(exc, "error_code", None)
-    return isinstance(exc, MlflowException) and code == "INVALID_PARAMETER_VALUE" and attempts >= 3
-
-
-def _to_row(item: tuple[Any, ...]) -> tuple[Any, ...]:
-    ts, kind, subject, version, items, scores, risk, latency_ms = item
-    return (
-        ts,
-        kind,
-        subject,
-        version,
-        json.dumps(items, ensure_ascii=False),
-        json.dumps([float(s) for s in scores]),
-        _finite_or_none(risk),
-        float(latency_ms),
-    )
+    return code == "INVALID_PARAMETER_VALUE" and attempts >= 3

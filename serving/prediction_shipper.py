@@ -3,7 +3,7 @@
 Shipping a batch to MLflow (client calls, CSV, percentiles, traces) is Python work that holds
 the GIL for hundreds of milliseconds; inside a worker it doubled the p99 of every request that
 arrived meanwhile. So `kompeten serve` runs the workers as record-only and starts this process,
-at a lower CPU priority, to ship the shared SQLite outbox (`PredictionLog(role="ship")`). A
+at a lower CPU priority, to ship the shared SQLite outbox (`PredictionLog` with role "ship"). A
 supervisor thread in `serve` restarts it if it dies. Supervised, it ignores SIGTERM and SIGINT
 (a stop signal sent to the whole process group must not end it before the workers have written
 their last rows) and stops when its stdin closes: `serve` closes it after uvicorn returned, and
@@ -35,14 +35,14 @@ SUPERVISED_ENV = "KOMPETEN_SHIPPER_SUPERVISED"
 
 def run(stop: threading.Event, niceness: int = NICENESS) -> None:
     """Ship until `stop` is set, then flush once more."""
-    from serving.prediction_log import PredictionLog
+    from serving.prediction_log import PredictionLog, PredictionLogConfig
 
     if niceness:
         try:
             os.nice(niceness)
         except OSError:  # not allowed here: ship at normal priority rather than not at all
             _log.warning("could not lower the shipper's CPU priority")
-    log = PredictionLog(get_settings(), role="ship").start()
+    log = PredictionLog(get_settings(), PredictionLogConfig(role="ship")).start()
     _log.info("prediction shipper started (outbox %s)", log.outbox_path)
     try:
         while not stop.wait(1.0):  # a timed wait: signal handlers run in between

@@ -1,10 +1,9 @@
 """What the service answers from: the champion planner and the data view, built once per load.
 
 A `ServingState` is complete before anyone sees it (view, unit tree, mentor assignments,
-per-employee row index) and is never modified afterwards except for its caches. `StateHolder`
-keeps the one reference the request handlers read; a reload builds a whole new state off the
-request path and swaps that reference in a single assignment, so a request sees either the old
-state or the new one, never a mix. A failed reload leaves the old state serving.
+per-employee row index) and is never modified afterwards except for its caches.
+`serving.state_holder.StateHolder` keeps the one reference the request handlers read and swaps
+in the new state a reload built.
 
 The common requests (an employee's plan or training path at the default JP budget) are answered
 from JSON bodies serialised here at load (`DefaultAnswer`): a request then costs a dict lookup,
@@ -13,18 +12,14 @@ the key check and one prediction-log record, not a pydantic validation of a larg
 
 from __future__ import annotations
 
-import gc
-import hashlib
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from pathlib import Path
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -43,29 +38,7 @@ CHAMPION = "champion"
 FROM_REGISTRY = "registry"
 FROM_LOCAL_COPY = "local_copy"
 
-_NIP_RUN = re.compile(r"(?<!\d)\d{18}(?!\d)")
 _EMPTY = np.zeros(0, dtype=np.intp)
-
-
-# --- small pure helpers ---------------------------------------------------------------------------
-
-
-def data_signature(folder: Path) -> str:
-    """Cheap fingerprint of a dataset folder (names, sizes, mtimes): has the export changed?"""
-    digest = hashlib.sha256()
-    if not folder.is_dir():
-        return "missing"
-    for path in sorted(folder.iterdir()):
-        if path.suffix in (".csv", ".parquet") and path.is_file():
-            st = path.stat()
-            digest.update(f"{path.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:16]
-
-
-def redact(text: str, limit: int = 300) -> str:
-    """An error message safe to return and log: NIP-shaped runs masked, length capped."""
-    text = _NIP_RUN.sub("<nip>", " ".join(str(text).split()))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class LruCache:
@@ -205,6 +178,9 @@ class ServingState:
     mentor_pairs: pd.DataFrame | None
     loaded_at: datetime
     load_seconds: float
+    #: The plan policy when a request names none: JP budget and mentees per mentor.
+    default_jp_budget: int
+    default_capacity: int
     _index: _RowIndex = field(repr=False)
     _mentor_rows: Mapping[str, int] = field(repr=False)
     _unit_members: Mapping[str, tuple[str, ...]] = field(repr=False)
@@ -224,14 +200,6 @@ class ServingState:
     @property
     def n_employees(self) -> int:
         return len(self._index.employee)
-
-    @property
-    def default_jp_budget(self) -> int:
-        return int(self.planner.jp_budget)
-
-    @property
-    def default_capacity(self) -> int:
-        return int(self.planner.mentor_capacity)
 
     @property
     def has_mentors(self) -> bool:
@@ -288,7 +256,7 @@ class ServingState:
         return self._answers.get(nip)
 
     def plan(self, nip: str, jp_budget: int | None = None) -> dict[str, Any]:
-        """The plan of one employee at a JP budget (default: the model's).
+        """The plan of one employee at a JP budget (default: `default_jp_budget`).
 
         The mentor comes from the assignment over the whole view made at load time, so every
         plan agrees on who mentors whom. Default-budget plans are computed in batch at load.
@@ -440,6 +408,8 @@ def build_state(
     signature: str = "",
     plan_cache_size: int = 50_000,
     assignment_cache_size: int = 256,
+    jp_budget: int | None = None,
+    mentor_capacity: int | None = None,
     precompute: bool = True,
 ) -> ServingState:
     """Everything a request needs, computed now so requests only look things up.
@@ -448,7 +418,8 @@ def build_state(
     by plans) and every employee's risk reasons. With `precompute`: each unit's mentor
     assignment at the default capacity and the default plans of up to `plan_cache_size`
     employees (batch planning costs about as much as planning one employee alone), with their
-    response bodies serialised.
+    response bodies serialised. `jp_budget` / `mentor_capacity` are the defaults requests
+    get (the service passes `Settings.jp_budget` / `mentor_capacity`); None: the planner's own.
     """
     start = time.perf_counter()
     prepare_planner(planner)
@@ -468,8 +439,10 @@ def build_state(
     }
     mentor_pairs = None
     mentor_rows: dict[str, int] = {}
+    budget = int(planner.jp_budget if jp_budget is None else jp_budget)
+    capacity = int(planner.mentor_capacity if mentor_capacity is None else mentor_capacity)
     if getattr(planner, "mentor_scorer", None) is not None:
-        mentor_pairs = planner.mentors(view).reset_index(drop=True)
+        mentor_pairs = planner.mentors(view, capacity=capacity).reset_index(drop=True)
         mentees = mentor_pairs["mentee_nip"].astype(str).tolist()
         mentor_rows = {nip: i for i, nip in enumerate(mentees)}
     state = ServingState(
@@ -484,6 +457,8 @@ def build_state(
         mentor_pairs=mentor_pairs,
         loaded_at=datetime.now(UTC),
         load_seconds=0.0,
+        default_jp_budget=budget,
+        default_capacity=capacity,
         _index=_RowIndex.of(view),
         _mentor_rows=mentor_rows,
         _unit_members=members,
@@ -499,142 +474,3 @@ def build_state(
             state.assignment(unit)
         state._plan_all(nips[:plan_cache_size])
     return replace(state, load_seconds=time.perf_counter() - start)
-
-
-# --- the holder and reloads -----------------------------------------------------------------------
-
-
-class Signature(NamedTuple):
-    """What identifies a state: the champion's version and the dataset's fingerprint."""
-
-    model_version: str
-    data_signature: str
-
-
-class StateSource(Protocol):
-    """Where states come from (MLflow + dataset folder in production, fixtures in tests)."""
-
-    def signature(self) -> Signature:
-        """The current champion version and data fingerprint (cheap; may raise)."""
-        ...
-
-    def load(self, signature: Signature, previous: ServingState | None) -> ServingState:
-        """A complete new state for `signature` (may reuse the previous model object)."""
-        ...
-
-
-ReloadStatus = Literal["loaded", "unchanged", "failed", "busy"]
-
-
-@dataclass(frozen=True)
-class ReloadOutcome:
-    status: ReloadStatus
-    model_version: str | None
-    previous_model_version: str | None
-    reason: str | None = None
-    seconds: float = 0.0
-
-
-class StateHolder:
-    """The one reference to the serving state, and the serialised way to replace it."""
-
-    def __init__(self, source: StateSource) -> None:
-        self.source = source
-        self._state: ServingState | None = None
-        self._lock = threading.Lock()
-        self.last_error: str | None = None
-        self.last_checked: datetime | None = None
-        self.on_swap: list[Callable[[ServingState], None]] = []
-
-    @property
-    def state(self) -> ServingState | None:
-        return self._state
-
-    def reload(self, force: bool = False, timeout: float | None = None) -> ReloadOutcome:
-        """Load a new state when the champion or the data changed (or `force`), then swap.
-
-        Runs in a worker thread (never on the event loop). A reload already in progress is
-        waited for up to `timeout` seconds (None: as long as it takes; 0: not at all), then
-        this returns `busy`.
-        """
-        acquired = (
-            self._lock.acquire()
-            if timeout is None
-            else self._lock.acquire(timeout=timeout)
-            if timeout > 0
-            else self._lock.acquire(blocking=False)
-        )
-        if not acquired:
-            current = self._state
-            return ReloadOutcome(
-                "busy",
-                current.model_version if current else None,
-                current.model_version if current else None,
-                "another reload is in progress",
-            )
-        start = time.perf_counter()
-        previous = self._state
-        before = previous.model_version if previous else None
-        try:
-            self.last_checked = datetime.now(UTC)
-            signature = self.source.signature()
-            if (
-                not force
-                and previous is not None
-                and (previous.model_version, previous.data_signature) == tuple(signature)
-            ):
-                return ReloadOutcome("unchanged", before, before)
-            new = self.source.load(signature, previous)
-            self._state = new  # the swap: one reference assignment
-            self.last_error = None
-            previous = None  # the old state may now be freed, before the heap is settled
-            for callback in self.on_swap:
-                try:
-                    callback(new)
-                except Exception:  # a listener must not undo a good reload
-                    logger.exception("state swap listener failed")
-            settle_heap()
-            seconds = time.perf_counter() - start
-            logger.info(
-                "serving model %s version %s (data %s, as_of %s) loaded in %.1f s",
-                new.model_name,
-                new.model_version,
-                new.data_signature,
-                new.as_of.date(),
-                seconds,
-            )
-            return ReloadOutcome("loaded", new.model_version, before, None, seconds)
-        except Exception as exc:
-            reason = describe_failure(exc)
-            # The poll retries every few seconds while MLflow is down: say it once, not each time.
-            log = logger.debug if reason == self.last_error else logger.warning
-            log("reload failed, still serving version %s: %s", before, reason)
-            self.last_error = reason
-            return ReloadOutcome("failed", before, before, reason, time.perf_counter() - start)
-        finally:
-            self._lock.release()
-
-
-def settle_heap() -> None:
-    """Take the serving state out of the cyclic garbage collector's way, after each swap.
-
-    A state is hundreds of thousands of long-lived objects (frames, plans, bodies, the model)
-    and each full collection walked them all: a pause of ~0.4 s under load on the demo, the
-    worst tail latency of the service. Frozen objects are skipped by later collections and
-    still freed by reference counting when a newer state replaces them (a dropped state, model
-    included, leaves no reference cycles behind: measured). The collection first frees the
-    load's own garbage; it only walks what was created since the previous freeze.
-    """
-    gc.collect()
-    gc.freeze()
-
-
-def describe_failure(exc: BaseException) -> str:
-    """A short reason for a failed load: what failed, without data values or tracebacks."""
-    violations = getattr(exc, "violations", None)
-    if violations is not None:
-        return (
-            f"the dataset breaks the data contract ({len(violations)} violation(s)); "
-            "run `kompeten validate` on the data folder"
-        )
-    return redact(f"{type(exc).__name__}: {exc}")

@@ -27,12 +27,12 @@ from features import columns as c
 from features.build import build_features
 from features.io import load_dataset
 from features.plan_input import EmployeeView, employee_view
-from features.settings import Settings
+from features.settings import ServeSettings, Settings
 from serving.app import create_app
-from serving.config import ServingSettings
 from serving.db import open_database
 from serving.keys import create_key, revoke_key
-from serving.state import ServingState, Signature, build_state, latest_date
+from serving.state import ServingState, build_state, latest_date
+from serving.state_holder import Signature
 
 N_EMPLOYEES = 150
 #: The constant every development install once shared (kept here to prove it is refused).
@@ -97,11 +97,12 @@ class World:
             )
         return self._state
 
-    def register_version(self) -> str:
+    def register_version(self, python_model: Any = None) -> str:
         """Log the planner as a new version of the registered model; returns its number.
 
         The same pyfunc and artifact layout as `training_pipeline.train` registers, without
         its evaluation and gate (seconds per version instead of a full training run).
+        `python_model` replaces the planner's pyfunc (serving never runs it).
         """
         import mlflow
         import mlflow.pyfunc
@@ -119,7 +120,7 @@ class World:
         with mlflow.start_run(experiment_id=experiment.experiment_id) as run:
             mlflow.pyfunc.log_model(
                 name="planner",
-                python_model=str(PLANNER_MODEL_CODE),
+                python_model=python_model or str(PLANNER_MODEL_CODE),
                 artifacts={PLANNER_ARTIFACT: str(path)},
                 pip_requirements=[],
             )
@@ -228,11 +229,11 @@ class StaticSource:
         )
 
 
-def serving_settings(**overrides: Any) -> ServingSettings:
-    """Start-up waits for the first load, so a test starts with the state in place."""
-    values: dict[str, Any] = {"startup_wait_s": 120.0}
-    values.update(overrides)
-    return ServingSettings(**values)
+def serve_ready(settings: Settings, **overrides: Any) -> Settings:
+    """`settings` whose start-up waits for the first load, so a test starts with the state in
+    place (`overrides`: other `Settings.serve` fields)."""
+    values: dict[str, Any] = {"startup_wait_s": 120.0, **overrides}
+    return settings.model_copy(update={"serve": ServeSettings(**values)})
 
 
 # Fixtures are registered under short names (`world`, `predictions`, `client`); test modules
@@ -252,7 +253,7 @@ def predictions_fixture() -> RecordingLog:
 @pytest.fixture(scope="module", name="client")
 def client_fixture(world: World, predictions: RecordingLog) -> Iterator[TestClient]:
     """An app serving the prebuilt state (no MLflow), shared by a test module."""
-    app = create_app(world.settings, serving_settings(), StaticSource(world), predictions)
+    app = create_app(serve_ready(world.settings), StaticSource(world), predictions)
     with TestClient(app) as test_client:
         yield test_client
 

@@ -16,8 +16,10 @@ from conftest_serving import (
 )
 from fastapi import HTTPException
 
+from features import columns as c
 from serving.routes import recommendations
 from serving.schemas import PlanPublic, TrainingPathPublic
+from serving.state import build_state
 
 PATH = "/v1/recommendations/training-path"
 
@@ -112,3 +114,22 @@ def test_plan_route_precomputed_body(client, world, predictions):
 
 def test_loaded_state_is_frozen_out_of_the_garbage_collector(client):
     assert gc.get_freeze_count() > 0
+
+
+def test_the_default_policy_is_the_settings_not_only_the_planners(world):
+    """`KOMPETEN_JP_BUDGET` / `KOMPETEN_MENTOR_CAPACITY` reach the service: the loader passes
+    them to `build_state`, whose precomputed plans and assignments use them."""
+    state = build_state(
+        world.planner,
+        "1",
+        world.view,
+        world.tables[c.UNITS],
+        jp_budget=12,
+        mentor_capacity=1,
+        plan_cache_size=30,
+    )
+    assert (state.default_jp_budget, state.default_capacity) == (12, 1)
+    nip = nip_in(world, leaf_unit(world))
+    assert int(state.plan(nip)["total_jp"]) <= 12
+    if state.mentor_pairs is not None and len(state.mentor_pairs):
+        assert state.mentor_pairs["mentor_nip"].value_counts().max() == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import mlflow.pyfunc
 import pytest
 from conftest_serving import (
     RecordingLog,
@@ -11,14 +12,15 @@ from conftest_serving import (
     auth,
     leaf_unit,
     nip_in,
-    serving_settings,
+    serve_ready,
     serving_world,
 )
 from fastapi.testclient import TestClient
 
+from model.bundle import PLANNER_FILE
 from serving.app import create_app
 from serving.loader import MlflowStateSource
-from serving.state import StateHolder
+from serving.state_holder import StateHolder
 
 
 def _wait_for(predicate, timeout: float = 60.0) -> bool:
@@ -34,7 +36,7 @@ def test_readyz_503_until_a_model_loads_then_serves():
     world = serving_world()
     source = StaticSource(world)
     source.fail = "MLflow unreachable"
-    app = create_app(world.settings, serving_settings(), source, RecordingLog())
+    app = create_app(serve_ready(world.settings), source, RecordingLog())
     with TestClient(app) as client:
         ready = client.get("/readyz")
         assert ready.status_code == 503
@@ -54,7 +56,7 @@ def test_readyz_503_until_a_model_loads_then_serves():
 def test_failed_reload_keeps_serving_the_old_state():
     world = serving_world()
     source = StaticSource(world)
-    app = create_app(world.settings, serving_settings(), source, RecordingLog())
+    app = create_app(serve_ready(world.settings), source, RecordingLog())
     with TestClient(app) as client:
         source.version, source.fail = "2", "connection refused to 198503122010011001"
         response = client.post("/v1/admin/reload", headers=auth(world, "analyst"))
@@ -90,7 +92,7 @@ def test_mlflow_champion_loads_and_a_promoted_version_swaps_in():
     first = world.register_version()
     world.promote(first)
     polling = world.settings.model_copy(update={"model_poll_seconds": 0.3})
-    app = create_app(polling, serving_settings(), prediction_log=RecordingLog())
+    app = create_app(serve_ready(polling), prediction_log=RecordingLog())
     nip = nip_in(world, leaf_unit(world))
     headers = auth(world, "hr")
     with TestClient(app) as client:
@@ -118,7 +120,7 @@ def test_mlflow_champion_loads_and_a_promoted_version_swaps_in():
 def test_loader_explains_a_missing_champion():
     world = serving_world()
     settings = world.settings.model_copy(update={"model_name": "not-registered"})
-    source = MlflowStateSource(settings, serving_settings())
+    source = MlflowStateSource(serve_ready(settings))
     with pytest.raises(LookupError, match="kompeten train"):
         source.signature()
 
@@ -134,15 +136,15 @@ def test_restart_with_the_registry_down_serves_the_local_copy(tmp_path, monkeypa
     online = world.settings.model_copy(update={"home": tmp_path, "database_url": keys})
     nip = nip_in(world, leaf_unit(world))
     headers = auth(world, "hr")
-    with TestClient(create_app(online, serving_settings(), prediction_log=RecordingLog())) as c:
+    with TestClient(create_app(serve_ready(online), prediction_log=RecordingLog())) as c:
         ready = c.get("/readyz").json()
         assert ready["model_version"] == version and ready["model_source"] == "registry"
         served = c.get(f"/v1/employees/{nip}/plan", headers=headers).json()
     assert (tmp_path / "champion" / "champion.json").is_file()
 
     offline = online.model_copy(update={"mlflow_tracking_uri": "http://127.0.0.1:9"})
-    source = MlflowStateSource(offline, serving_settings())
-    with TestClient(create_app(offline, serving_settings(), source, RecordingLog())) as client:
+    source = MlflowStateSource(serve_ready(offline))
+    with TestClient(create_app(serve_ready(offline), source, RecordingLog())) as client:
         ready = client.get("/readyz").json()
         assert ready["status"] == "ready", ready
         assert ready["model_version"] == version and ready["model_source"] == "local_copy"
@@ -151,7 +153,6 @@ def test_restart_with_the_registry_down_serves_the_local_copy(tmp_path, monkeypa
         assert plan.status_code == 200 and plan.json() == served
         # the registry answers again (same champion): the state says so, nothing is reloaded
         source.settings = online
-        source._configured = False
         assert client.post("/v1/admin/reload", headers=auth(world, "analyst")).status_code == 200
         ready = client.get("/readyz").json()
         assert ready["model_source"] == "registry" and ready["model_version"] == version
@@ -163,6 +164,40 @@ def test_without_a_local_copy_the_registry_outage_stays_not_ready(tmp_path, monk
     offline = world.settings.model_copy(
         update={"home": tmp_path, "mlflow_tracking_uri": "http://127.0.0.1:9"}
     )
-    with TestClient(create_app(offline, serving_settings(), prediction_log=RecordingLog())) as c:
+    with TestClient(create_app(serve_ready(offline), prediction_log=RecordingLog())) as c:
         ready = c.get("/readyz")
         assert ready.status_code == 503 and ready.json()["last_error"]
+
+
+class _RefusesToRun(mlflow.pyfunc.PythonModel):
+    """A pyfunc whose code fails if anyone runs it: serving must only read the planner file."""
+
+    def load_context(self, context):  # noqa: ANN001
+        raise AssertionError("serving ran the registered pyfunc's code")
+
+    def predict(self, context, model_input, params=None):  # noqa: ANN001
+        raise AssertionError("serving ran the registered pyfunc's code")
+
+
+def test_serving_reads_the_planner_file_and_never_runs_the_pyfunc(tmp_path):
+    """The training side's pyfunc code never runs in the service (`model.bundle` joblib only)."""
+    world = serving_world()
+    from mlflow import MlflowClient
+
+    client = MlflowClient(world.settings.resolved_tracking_uri)
+    try:
+        before = client.get_model_version_by_alias(world.model_name, "champion").version
+    except Exception:
+        before = None
+    version = world.register_version(python_model=_RefusesToRun())
+    world.promote(version)
+    try:
+        source = MlflowStateSource(
+            serve_ready(world.settings.model_copy(update={"home": tmp_path}))
+        )
+        state = source.load(source.signature(), None)
+        assert state.model_version == version and state.n_employees > 0
+        assert (tmp_path / "champion" / "model" / "artifacts" / PLANNER_FILE).is_file()
+    finally:
+        if before is not None:
+            world.promote(str(before))

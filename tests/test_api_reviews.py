@@ -16,7 +16,7 @@ from conftest_serving import (
     nip_outside,
     parent_unit,
     predictions_fixture,  # noqa: F401
-    serving_settings,
+    serve_ready,
     world_fixture,  # noqa: F401
 )
 from fastapi.testclient import TestClient
@@ -158,7 +158,7 @@ def test_reviews_survive_a_restart(world):
     headers = {**auth(world, "manager_leaf"), "Idempotency-Key": request_id}
     body = {"decision": "rejected", "comment": "Anggaran tahun ini habis."}
     for expected in (201, 200):
-        app = create_app(world.settings, serving_settings(), StaticSource(world), RecordingLog())
+        app = create_app(serve_ready(world.settings), StaticSource(world), RecordingLog())
         with TestClient(app) as fresh:
             assert fresh.post(_review_url(nip), json=body, headers=headers).status_code == expected
     assert _rows(world, request_id) == 1
@@ -357,7 +357,7 @@ def test_an_added_course_needs_its_prerequisite_completed_not_ongoing(world):
         ignore_index=True,
     )
     source = _AttendingSource(world, dataclasses.replace(view, ongoing=attending))
-    app = create_app(world.settings, serving_settings(), source, RecordingLog())
+    app = create_app(serve_ready(world.settings), source, RecordingLog())
     body = {"decision": "changed", "comment": "", "changes": {"add_course_ids": [course]}}
     with TestClient(app) as client:
         headers = {**auth(world, "manager_leaf"), "Idempotency-Key": f"pre-{uuid.uuid4()}"}
@@ -368,7 +368,7 @@ def test_an_added_course_needs_its_prerequisite_completed_not_ongoing(world):
         assert prerequisite in error["msg"] and "ongoing" in error["msg"]
         assert _rows(world, headers["Idempotency-Key"]) == 0
     # Without the ongoing row the prerequisite may join the plan, and the course after it.
-    with TestClient(create_app(world.settings, serving_settings(), StaticSource(world))) as client:
+    with TestClient(create_app(serve_ready(world.settings), StaticSource(world))) as client:
         headers = {**auth(world, "manager_leaf"), "Idempotency-Key": f"pre-{uuid.uuid4()}"}
         both = {**body, "changes": {"add_course_ids": [prerequisite, course]}}
         assert client.post(_review_url(nip), json=both, headers=headers).status_code == 201

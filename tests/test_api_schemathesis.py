@@ -19,7 +19,7 @@ from conftest_serving import (
     World,
     leaf_unit,
     nip_in,
-    serving_settings,
+    serve_ready,
     serving_world,
 )
 from fastapi import FastAPI
@@ -66,7 +66,7 @@ def world_fixture() -> World:
 
 @pytest.fixture(scope="module", name="app")
 def app_fixture(world: World) -> Iterator[FastAPI]:
-    app = create_app(world.settings, serving_settings(), StaticSource(world), RecordingLog())
+    app = create_app(serve_ready(world.settings), StaticSource(world), RecordingLog())
     yield app
     # schemathesis keeps one lifespan per app for the process; end this one with the module.
     from schemathesis.python.asgi import shutdown_lifespans

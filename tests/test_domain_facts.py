@@ -15,8 +15,8 @@ from demo_data import generate_demo
 from features import columns as c
 from kompeten.cli import app
 from model.reasons import TEMPLATES
-from serving.i18n import translate
-from serving.talent_box import ADVICE
+from serving.pages.i18n import translate
+from serving.pages.talent_box import ADVICE
 
 ROOT = Path(__file__).resolve().parents[1]
 DOMAIN_MD = ROOT / "docs" / "domain.md"

@@ -37,6 +37,9 @@ def test_mentor_pairing_study_scores_against_the_truth():
     assert 0 < row["product_share_of_optimum"] <= 1
     assert row["product_vs_highest_level"] == benefit["product"] / benefit["highest_level"]
     assert row["scorer"] in ("highest_level", "shrunk_rating", "track_record", "ridge", "hgb")
+    # The skill references choose with the truth on the same candidates: never above the optimum.
+    for ref in ("observed_skill", "known_skill"):
+        assert 0 < row[f"{ref}_share_of_optimum"] <= 1 + 1e-9
 
 
 def test_estimated_benefit_ranks_the_policies_like_the_truth(tmp_path):

@@ -10,7 +10,6 @@ from pydantic import ValidationError
 
 from features.install_secret import SecretFileError, install_secret, secret_path
 from features.settings import SECRET_FROM_FILE, SECRET_GENERATED, Settings
-from serving.pages.settings import PagesSettings
 
 
 def test_development_generates_an_owner_only_secret_once(tmp_path, monkeypatch):
@@ -34,7 +33,7 @@ def test_no_secret_derives_from_a_constant_in_the_source(tmp_path, monkeypatch):
     literals = source_literals()
     assert settings.pseudonym_key not in literals
     assert OLD_DEVELOPMENT_KEY not in literals
-    key = PagesSettings().signing_key(settings)
+    key = settings.session_signing_key()
     assert key not in set().union(*(candidate_signing_keys(s) for s in literals))
 
 

@@ -19,21 +19,13 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
+from features.privacy import PersonalDataError
 from features.pseudonym import pseudonymize
 from features.settings import Settings
+from serving.mlflow_client import SERVING_EXPERIMENT, MlflowShipper
+from serving.outbox import Batch, Record
 from serving.prediction_journal import Journal
-from serving.prediction_log import (
-    SERVING_EXPERIMENT,
-    Batch,
-    MlflowShipper,
-    PersonalDataError,
-    PredictionLog,
-    Record,
-    batch_metrics,
-    batch_table,
-    refuse_nip_like,
-    retry_delay,
-)
+from serving.prediction_log import PredictionLog, PredictionLogConfig
 
 NIPS = [f"19850330201001{i:04d}" for i in range(1, 21)]
 MENTORS = ["197001011990031001", "197202021992032002"]
@@ -128,58 +120,6 @@ def _wait_for(condition: Callable[[], bool], timeout_s: float = 15.0) -> bool:
             return True
         time.sleep(0.05)
     return condition()
-
-
-# --- pure parts ------------------------------------------------------------------------------
-
-
-def _rec(i: int, kind: str, latency: float, scores: list[float], risk: float | None) -> Record:
-    return Record(
-        i, 1_700_000_000.0 + i, kind, f"p_{i}", "3", ["C1"] * len(scores), scores, risk, latency
-    )
-
-
-def test_batch_metrics_exact_values() -> None:
-    records = [
-        _rec(1, "path", 10.0, [0.8, 0.2], 0.1),
-        _rec(2, "path", 20.0, [0.6], None),
-        _rec(3, "mentor", 30.0, [], 0.5),
-    ]
-    m = batch_metrics(records)
-    assert m["requests"] == 3.0
-    assert m["requests_path"] == 2.0
-    assert m["requests_mentor"] == 1.0
-    assert m["latency_ms_p50"] == 20.0
-    assert m["latency_ms_mean"] == 20.0
-    assert m["latency_ms_max"] == 30.0
-    assert m["score_mean"] == pytest.approx((0.8 + 0.2 + 0.6) / 3)
-    assert m["top_score_mean"] == pytest.approx(0.7)
-    assert m["empty_results"] == 1.0
-    assert m["risk_count"] == 2.0
-    assert m["risk_p50"] == pytest.approx(0.3)
-    assert batch_metrics([]) == {"requests": 0.0}
-
-
-def test_batch_table_and_artifact_name_are_deterministic() -> None:
-    records = [_rec(1, "path", 10.0, [0.8], None)]
-    assert batch_table(records) == batch_table(records)
-    first_row = next(csv.DictReader(io.StringIO(batch_table(records))))
-    assert first_row["record_id"] == "1"
-    assert first_row["risk"] == ""
-    batch = Batch(7, "abcdef0123456789", "3", 1_700_000_000_000, 1)
-    assert batch.artifact_file == "predictions/2023-11-14/batch-221320-abcdef012345.csv"
-
-
-def test_retry_delay_backs_off_and_caps() -> None:
-    assert retry_delay(0, 30.0, 5.0, 300.0) == 30.0
-    assert [retry_delay(k, 30.0, 5.0, 300.0) for k in (1, 2, 3)] == [5.0, 10.0, 20.0]
-    assert retry_delay(20, 30.0, 5.0, 300.0) == 300.0
-
-
-def test_refuse_nip_like() -> None:
-    refuse_nip_like("p_0123456789abcdef,C1", "ok")
-    with pytest.raises(ValueError, match="NIP"):
-        refuse_nip_like(f"x,{NIPS[0]},y", "table")
 
 
 # --- recording -------------------------------------------------------------------------------
@@ -306,7 +246,9 @@ def test_background_retries_ship_each_row_once(
 ) -> None:
     flaky = _FlakyShipper(_shipper(settings, experiment), 2, accept_then_fail)
     log = PredictionLog(
-        settings, flush_interval_s=0.1, retry_base_s=0.05, traces_per_flush=0, shipper=flaky
+        settings,
+        PredictionLogConfig(flush_interval_s=0.1, retry_base_s=0.05, traces_per_flush=0),
+        shipper=flaky,
     )
     with log:
         _record_many(log, 25)
@@ -325,7 +267,9 @@ def test_stop_drains_and_ships_with_sampled_traces(
     settings: Settings, experiment: str, mlflow_uri: str, tmp_path: Path
 ) -> None:
     log = PredictionLog(
-        settings, flush_interval_s=3600, traces_per_flush=2, shipper=_shipper(settings, experiment)
+        settings,
+        PredictionLogConfig(flush_interval_s=3600, traces_per_flush=2),
+        shipper=_shipper(settings, experiment),
     ).start()
     _record_many(log, 12)
     log.stop()  # no flush happened yet: stop must write the queue and ship it
@@ -392,7 +336,9 @@ def test_nips_inside_values_are_pseudonymised(settings: Settings, experiment: st
 def test_record_role_writes_without_shipping_and_ship_role_ships_what_it_wrote(
     settings: Settings, experiment: str, mlflow_uri: str, tmp_path: Path
 ) -> None:
-    worker = PredictionLog(settings, role="record", shipper=_shipper(settings, experiment)).start()
+    worker = PredictionLog(
+        settings, PredictionLogConfig(role="record"), shipper=_shipper(settings, experiment)
+    ).start()
     _record_many(worker, 12)
     assert worker.sync()
     assert worker._flusher is None
@@ -400,7 +346,9 @@ def test_record_role_writes_without_shipping_and_ship_role_ships_what_it_wrote(
     assert worker.stats()["shipped"] == 0
 
     shipper = PredictionLog(
-        settings, role="ship", watch_s=0.05, batch_rows=10, shipper=_shipper(settings, experiment)
+        settings,
+        PredictionLogConfig(role="ship", watch_s=0.05, batch_rows=10),
+        shipper=_shipper(settings, experiment),
     ).start()
     try:
         assert shipper._writer is None
@@ -422,12 +370,12 @@ def test_record_role_writes_without_shipping_and_ship_role_ships_what_it_wrote(
 
 def test_unknown_role_is_refused(settings: Settings) -> None:
     with pytest.raises(ValueError, match="role"):
-        PredictionLog(settings, role="both-ways")  # type: ignore[arg-type]
+        PredictionLog(settings, PredictionLogConfig(role="both-ways"))  # type: ignore[arg-type]
 
 
 def test_writer_gathers_records_into_few_inserts(settings: Settings) -> None:
     """Each insert wakes the writer thread, which then competes with the event loop for the GIL."""
-    log = PredictionLog(settings, role="record", write_delay_s=0.2)
+    log = PredictionLog(settings, PredictionLogConfig(role="record", write_delay_s=0.2))
     inserts: list[int] = []
     append = log.outbox.append
     log.outbox.append = lambda rows, segment=None: (  # type: ignore[method-assign]
@@ -450,10 +398,10 @@ _KILLED_WORKER = """
 import os, signal, sys
 from pathlib import Path
 from features.settings import Settings
-from serving.prediction_log import PredictionLog
+from serving.prediction_log import PredictionLog, PredictionLogConfig
 
 settings = Settings(home=Path(sys.argv[1]), mlflow_tracking_uri=sys.argv[2])
-log = PredictionLog(settings, role="record", write_delay_s=60.0).start()
+log = PredictionLog(settings, PredictionLogConfig(role="record", write_delay_s=60.0)).start()
 for i in range(int(sys.argv[3])):
     log.record("path", "198503122010011001", "3", ["C1", "C2"], [0.9, 0.5], 0.25, 9.0)
 os.kill(os.getpid(), signal.SIGKILL)  # before the writer's next insert
@@ -468,20 +416,22 @@ def test_kill_9_loses_no_recorded_prediction(settings: Settings) -> None:
         [sys.executable, "-c", _KILLED_WORKER, *args], cwd=root, capture_output=True, timeout=120
     )
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
-    log = PredictionLog(settings, role="record").start()
+    log = PredictionLog(settings, PredictionLogConfig(role="record")).start()
     try:
         assert log.recovered_rows == 300
         assert log.outbox.pending_rows() == 300
     finally:
         log.stop()
-    again = PredictionLog(settings, role="record").start()  # nothing is inserted twice
+    again = PredictionLog(
+        settings, PredictionLogConfig(role="record")
+    ).start()  # nothing is inserted twice
     again.stop()
     assert again.recovered_rows == 0 and again.outbox.pending_rows() == 300
     assert list(again.journal_folder.iterdir()) == []
 
 
 def test_a_segment_stored_before_a_crash_is_not_stored_again(settings: Settings) -> None:
-    log = PredictionLog(settings, role="record")
+    log = PredictionLog(settings, PredictionLogConfig(role="record"))
     log.journal_folder.mkdir(parents=True)
     segment = log.journal_folder / "4242-crashed.jsonl"
     row = [1.0, "path", "p_x", "3", '["C1"]', "[0.5]", None, 2.0]

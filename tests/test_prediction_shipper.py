@@ -17,7 +17,8 @@ from mlflow import MlflowClient
 from features.pseudonym import pseudonymize
 from features.settings import Settings
 from serving.access_log import RedactNipFilter, install
-from serving.prediction_log import SERVING_EXPERIMENT, PredictionLog
+from serving.mlflow_client import SERVING_EXPERIMENT
+from serving.prediction_log import PredictionLog, PredictionLogConfig
 from serving.prediction_shipper import ShipperSupervisor
 
 NIP = "198503302010011001"
@@ -42,7 +43,7 @@ def test_supervised_shipper_process_ships_worker_rows_and_stops_only_when_told(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("KOMPETEN_PREDICTION_FLUSH_SECONDS", "0.5")
     settings = Settings(home=tmp_path, mlflow_tracking_uri=uri)
-    worker = PredictionLog(settings, role="record").start()
+    worker = PredictionLog(settings, PredictionLogConfig(role="record")).start()
     for i in range(7):
         worker.record("training_path", NIP, "1", ["C1", "C2"], [0.9, 0.4], 0.2, 2.0 + i)
     assert worker.sync()

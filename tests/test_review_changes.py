@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from test_path_builder import catalog
 
-from serving.review_changes import course_change_problems, resulting_path
+from serving.services.review_changes import course_change_problems, resulting_path
 
 #: A -> B (B needs A); C and D stand alone; X is no longer offered.
 CATALOG = catalog(

@@ -39,9 +39,8 @@ from mlflow import MlflowClient
 from features.settings import Settings
 from serving.db import open_database
 from serving.keys import create_key
+from serving.mlflow_client import SERVING_EXPERIMENT
 from serving.pages.session import SESSION_COOKIE, sign
-from serving.pages.settings import PagesSettings
-from serving.prediction_log import SERVING_EXPERIMENT
 
 pytestmark = pytest.mark.slow
 
@@ -158,7 +157,7 @@ def _check_hardening(client: httpx.Client, world: World, home: Path, manager: st
             "/halaman/unit", cookies={SESSION_COOKIE: sign(payload, key)}, follow_redirects=False
         )
         assert forged.status_code == 303 and "/halaman/masuk" in forged.headers["location"]
-    real = PagesSettings().signing_key(Settings(home=home, pseudonym_key=secret))
+    real = Settings(home=home, pseudonym_key=secret).session_signing_key()
     assert real not in set().union(*(candidate_signing_keys(s) for s in literals))
     genuine = client.get(  # the control: the install's own secret does sign a session
         "/halaman/unit", cookies={SESSION_COOKIE: sign(payload, real)}, follow_redirects=False

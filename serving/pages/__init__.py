@@ -19,12 +19,11 @@ from serving.pages.rendering import (
     login_required_handler,
     page_error_handler,
 )
-from serving.pages.settings import PagesSettings, get_pages_settings
 
 
-def install(app: FastAPI, settings: PagesSettings | None = None) -> None:
-    """Mount the pages on `app` (built by `serving.app.create_app`, whose state they read)."""
-    app.state.pages_settings = settings or get_pages_settings()
+def install(app: FastAPI) -> None:
+    """Mount the pages on `app` (built by `serving.app.create_app`, whose state they read;
+    their settings are `app.state.settings.pages`)."""
     directory = DirectoryCache(app.state.settings.resolved_data_dir)
     app.state.pages_directory = directory
     app.state.holder.on_swap.append(directory.warm)
@@ -35,4 +34,4 @@ def install(app: FastAPI, settings: PagesSettings | None = None) -> None:
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="pages-static")
 
 
-__all__ = ["PagesSettings", "install"]
+__all__ = ["install"]

@@ -1,8 +1,8 @@
 """An employee's plan page, and the manager's decision on it (approve, reject, change).
 
-Decisions go through the API's own handler (`serving.routes.reviews.create_review`): the same
-table, the same access rule, the same one-review-per-request-id guarantee (the form carries a
-request id, so a double-clicked button stores one review).
+Decisions go through the review service the API uses too (`serving.services.reviews`): the
+same table, the same change rules, the same one-review-per-request-id guarantee (the form
+carries a request id, so a double-clicked button stores one review).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
@@ -27,6 +27,7 @@ from features import columns as c
 from features.competency import CURRENT_LEVEL, REQUIRED
 from model.plan_rules import missing_prerequisites
 from serving.db import ApiKeyRecord
+from serving.deps import app_settings, pages_settings
 from serving.pages.charts import CompetencyBar, competency_chart
 from serving.pages.context import (
     check_employee,
@@ -36,8 +37,13 @@ from serving.pages.context import (
     page_state,
 )
 from serving.pages.directory import Directory
-from serving.pages.errors import PageError, page_error_from
-from serving.pages.plans import (
+from serving.pages.errors import PageError
+from serving.pages.rendering import redirect, render, translator
+from serving.pages.session import PREFIX, Viewer, ViewerDep, check_csrf
+from serving.pages.talent_box import ADVICE, BOX, box_cuts, talent_boxes
+from serving.schemas import Decision, PlanChanges, PlanReviewCreate
+from serving.services import reviews
+from serving.services.plans import (
     REORDER_FIELD,
     SUPPORTS_REORDER,
     EffectivePlan,
@@ -46,12 +52,7 @@ from serving.pages.plans import (
     fetch_reviews,
     unmet_prerequisites,
 )
-from serving.pages.rendering import redirect, render, translator
-from serving.pages.session import PREFIX, Viewer, ViewerDep, check_csrf
-from serving.routes import reviews as review_api
-from serving.schemas import Decision, PlanChanges, PlanReviewCreate
 from serving.state import ServingState
-from serving.talent_box import ADVICE, BOX, talent_boxes
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -167,7 +168,8 @@ def _plan_context(request: Request, viewer: Viewer, nip: str) -> dict[str, Any]:
     )
     gap_comps = {str(g[c.COMPETENCY_ID]) for g in effective.plan.get("gaps") or ()}
     relevant, others = _course_options(directory, done | path_ids, gap_comps)
-    boxes = talent_boxes(view.employees, view.competency, request.app.state.pages_settings.box_cuts)
+    cuts = box_cuts(pages_settings(request))
+    boxes = talent_boxes(view.employees, view.competency, cuts)
     value = boxes[BOX].iloc[0] if len(boxes) else pd.NA
     box = None if pd.isna(value) else int(value)
     plan = effective.plan
@@ -192,7 +194,7 @@ def _plan_context(request: Request, viewer: Viewer, nip: str) -> dict[str, Any]:
         ],
         "jp_year": float(directory.jp_year.get(nip, 0.0)),
         "year": directory.year,
-        "min_jp": request.app.state.settings.min_jp_per_year,
+        "min_jp": app_settings(request).min_jp_per_year,
         "mentor": mentor,
         "mentor_nip": effective.mentor_nip,
         "mentor_name": directory.name(effective.mentor_nip) if effective.mentor_nip else None,
@@ -360,21 +362,13 @@ def _store(
     except ValidationError as exc:
         raise PageError(400, "error_bad_form") from exc
     try:
-        review_api.create_review(
-            nip=nip,
-            body=body,
-            key=viewer.key,
-            state=state,
-            session=session,
-            response=Response(),
-            idempotency_key=None,
-        )
-    except RequestValidationError as exc:  # the shared change rules (serving.review_changes)
+        reviews.create_review(session, state, viewer.key, nip, body, request_id)
+    except (
+        RequestValidationError
+    ) as exc:  # the shared change rules (serving.services.review_changes)
         raise FormProblem("error_change_refused") from exc
-    except HTTPException as exc:
-        if exc.status_code == 409:
-            raise PageError(409, "error_form_used") from exc
-        raise page_error_from(exc) from exc
+    except reviews.ReviewConflict as exc:
+        raise PageError(409, "error_form_used") from exc
 
 
 def _decide(request: Request, viewer: Viewer, nip: str, form: FormData) -> Response:

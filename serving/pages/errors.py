@@ -6,7 +6,7 @@ from fastapi import HTTPException
 
 
 class PageError(Exception):
-    """An HTML error page with `status` and the message `message_key` (see `serving.i18n`)."""
+    """An HTML error page with `status` and the message `message_key` (see `serving.pages.i18n`)."""
 
     def __init__(
         self, status: int, message_key: str, headers: dict[str, str] | None = None

@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from serving.pages.plans import STATUSES
+from serving.pages.talent_box import BOXES
 from serving.pages.unit_view import MemberRow
-from serving.talent_box import BOXES
+from serving.services.plans import STATUSES
 
 #: Sort key -> (value of a row, default direction). Missing values always sort last.
 SORTS: dict[str, tuple[Any, str]] = {

@@ -17,8 +17,9 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from serving.i18n import DEFAULT_LANGUAGE, Translator, resolve_language
+from serving.deps import pages_settings
 from serving.pages.errors import LoginRequired, PageError
+from serving.pages.i18n import DEFAULT_LANGUAGE, Translator, resolve_language
 from serving.pages.session import LANGUAGE_COOKIE, PREFIX, SESSION_COOKIE, clear_cookie
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -85,7 +86,7 @@ def language_of(request: Request) -> str:
 
 
 def translator(request: Request) -> Translator:
-    offset = request.app.state.pages_settings.display_utc_offset_hours
+    offset = pages_settings(request).display_utc_offset_hours
     return Translator(language_of(request), timedelta(hours=offset))
 
 

@@ -26,11 +26,10 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from features.settings import Settings
 from serving.db import ApiKeyRecord, EndedPageSessionRecord
+from serving.deps import app_settings, pages_settings
 from serving.keys import READ_ALL, REVIEWERS, ApiKey, Role
 from serving.pages.errors import LoginRequired, PageError
-from serving.pages.settings import PagesSettings
 
 PREFIX = "/halaman"
 SESSION_COOKIE = "kompeten_sesi"
@@ -85,13 +84,8 @@ class Viewer:
         return self.key.role in REVIEWERS
 
 
-def pages_settings(request: Request) -> PagesSettings:
-    return request.app.state.pages_settings
-
-
 def signing_key(request: Request) -> bytes:
-    settings: Settings = request.app.state.settings
-    return pages_settings(request).signing_key(settings)
+    return app_settings(request).session_signing_key()
 
 
 def is_secure(request: Request) -> bool:

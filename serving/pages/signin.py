@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from serving.i18n import LANGUAGES, resolve_language
 from serving.keys import KeyStore
 from serving.pages.errors import PageError
+from serving.pages.i18n import LANGUAGES, resolve_language
 from serving.pages.rendering import redirect, render
 from serving.pages.session import (
     LANGUAGE_COOKIE,

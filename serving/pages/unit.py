@@ -14,7 +14,7 @@ import pandas as pd
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
-from serving.i18n import Translator
+from serving.deps import app_settings, pages_settings
 from serving.pages.context import (
     check_unit,
     common,
@@ -32,12 +32,13 @@ from serving.pages.exports import (
     download_headers,
     xlsx_bytes,
 )
+from serving.pages.i18n import Translator
 from serving.pages.overview import OverviewQuery, filter_rows, paginate, sort_rows
-from serving.pages.plans import STATUSES
 from serving.pages.rendering import redirect, render, translator
 from serving.pages.session import PREFIX, ViewerDep
+from serving.pages.talent_box import ADVICE, BOX_GRID, BOXES, box_counts, box_cuts
 from serving.pages.unit_view import UnitView, approved_rows, load_unit_view, needs_tables
-from serving.talent_box import ADVICE, BOX_GRID, BOXES, box_counts
+from serving.services.plans import STATUSES
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -51,15 +52,15 @@ def _unit_view(request: Request, viewer: Any, unit_id: str) -> tuple[Any, Any, U
     state = page_state(request)
     check_unit(state, viewer, unit_id)
     directory = directory_of(request, state)
-    pages = request.app.state.pages_settings
+    pages = pages_settings(request)
     with database(request) as session:
         unit = load_unit_view(
             state,
             directory,
             session,
             unit_id,
-            pages.box_cuts,
-            request.app.state.settings.min_jp_per_year,
+            box_cuts(pages),
+            app_settings(request).min_jp_per_year,
         )
     return state, directory, unit
 
@@ -96,7 +97,7 @@ def unit_overview(request: Request, unit_id: UnitId, viewer: ViewerDep) -> Respo
     state, _, unit = _unit_view(request, viewer, unit_id)
     query = OverviewQuery.from_params(request.query_params)
     rows = sort_rows(filter_rows(unit.rows, query), query)
-    page = paginate(rows, query.page, request.app.state.pages_settings.page_size)
+    page = paginate(rows, query.page, pages_settings(request).page_size)
     statuses = Counter(r.status for r in unit.rows)
     summary = {
         "n": len(unit.rows),
@@ -104,7 +105,7 @@ def unit_overview(request: Request, unit_id: UnitId, viewer: ViewerDep) -> Respo
         "risk_high": sum(r.risk_high for r in unit.rows),
         "statuses": {s: statuses.get(s, 0) for s in STATUSES},
     }
-    cuts = request.app.state.pages_settings.box_cuts
+    cuts = box_cuts(pages_settings(request))
     return render(
         request,
         "unit.html",
@@ -192,7 +193,7 @@ def needs_xlsx(request: Request, unit_id: UnitId, viewer: ViewerDep) -> Response
 
 def _approved(request: Request, viewer: Any, unit_id: str) -> tuple[Any, pd.DataFrame]:
     state, directory, unit = _unit_view(request, viewer, unit_id)
-    offset = timedelta(hours=request.app.state.pages_settings.display_utc_offset_hours)
+    offset = timedelta(hours=pages_settings(request).display_utc_offset_hours)
     frame = approved_rows(unit, directory, offset)
     return state, _labelled(frame, translator(request))
 

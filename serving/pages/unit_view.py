@@ -13,11 +13,11 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session
 
+import serving.pages.needs_analysis as na
 from features import columns as c
-from serving import needs_analysis as na
 from serving.pages.directory import Directory
-from serving.pages.plans import EffectivePlan, effective_plan, fetch_reviews
-from serving.talent_box import BOX, KINERJA, POTENSI, BoxCuts, talent_boxes
+from serving.pages.talent_box import BOX, KINERJA, POTENSI, BoxCuts, talent_boxes
+from serving.services.plans import EffectivePlan, effective_plan, fetch_reviews
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,11 @@
 """Whether a manager's change to a plan is one the plan may hold, checked in one place.
 
-`serving.routes.reviews.create_review` calls `check_changes` before storing a `changed`
-decision, and the pages store their decisions through that handler, so the API and the form
-refuse the same things: courses the catalog does not know or no longer offers, courses already
-completed or ongoing, duplicates, removing what the plan does not hold, an order that is not
-the resulting path, a course before its prerequisite, and a mentor the recommender could not
-have proposed (the eligibility rules of `model.mentor_pairing.rank_mentors`) or one outside
+`serving.services.reviews.create_review` calls `check_changes` before storing a `changed`
+decision, and both the API route and the pages store their decisions through it, so the API and
+the form refuse the same things: courses the catalog does not know or no longer offers, courses
+already completed or ongoing, duplicates, removing what the plan does not hold, an order that
+is not the resulting path, a course before its prerequisite, and a mentor the recommender could
+not have proposed (the eligibility rules of `model.mentor_pairing.rank_mentors`) or one outside
 the reviewer's units.
 
 `course_change_problems` is the pure part (ids in, problems out); `check_changes` gathers the
@@ -25,14 +25,14 @@ from features import columns as c
 from model.path_builder import Catalog
 from model.plan_rules import missing_prerequisites
 from serving.keys import ApiKey
-from serving.pages.plans import (
+from serving.schemas import PlanChanges
+from serving.services.plans import (
     REORDER_FIELD,
     apply_change,
     apply_changes,
     changed_budget,
     fetch_reviews,
 )
-from serving.schemas import PlanChanges
 from serving.state import ServingState
 
 ADD = "add_course_ids"

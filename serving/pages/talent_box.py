@@ -9,7 +9,7 @@ Two axes, three bands each:
   The regulation measures potential with its own instruments (intellectual capacity,
   learning agility, ...); competency fulfilment is the proxy the HR data contract carries.
 
-Cut-offs are agency policy (`BoxCuts`, configured in `serving.pages.settings`). An employee
+Cut-offs are agency policy (`BoxCuts`, configured in `Settings.pages`, see `box_cuts`). An employee
 without an SKP rating or without any assessed required competency is not placed in a box.
 """
 
@@ -26,6 +26,7 @@ import pandas as pd
 from features import columns as c
 from features.competency import CURRENT_LEVEL, REQUIRED
 from features.evaluation import SKP_LATEST, SKP_MEAN_LAST3
+from features.settings import PagesSettings
 
 KINERJA = "kinerja"
 POTENSI = "potensi"
@@ -62,6 +63,11 @@ class BoxCuts:
                 raise ValueError(
                     f"{name} cut-offs must be finite with low < high, got {low}, {high}"
                 )
+
+
+def box_cuts(pages: PagesSettings) -> BoxCuts:
+    """The agency's cut-offs as configured (`KOMPETEN_PAGES_KINERJA_CUTS` / `_POTENSI_CUTS`)."""
+    return BoxCuts(kinerja=pages.kinerja_cuts, potensi=pages.potensi_cuts)
 
 
 @dataclass(frozen=True)
