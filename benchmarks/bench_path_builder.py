@@ -14,12 +14,9 @@ import numpy as np
 import pandas as pd
 
 from features import columns as c
-from model.path_builder import (
-    Catalog,
-    EmployeeState,
-    build_paths,
-    candidates_from_frame,
-)
+from model.path_builder import build_paths
+from model.path_catalog import Catalog
+from model.path_inputs import EmployeeState, candidates_from_frame
 
 
 def synthetic(n_courses=300, n_comp=60, n_employees=2000, n_cand=40, seed=0):

@@ -73,9 +73,9 @@ def stage_validation(work: Path, n: int, courses: int, seed: int) -> dict[str, A
 
 
 def stage_features(work: Path, n: int, courses: int, seed: int) -> dict[str, Any]:
+    from features.as_of import latest_date
     from features.build import build_features
     from features.io import load_dataset
-    from training_pipeline.train import latest_date
 
     tables = load_dataset(_paths(work)["data"])
     as_of = latest_date(tables)
@@ -88,7 +88,8 @@ def stage_features(work: Path, n: int, courses: int, seed: int) -> dict[str, Any
 
 
 def stage_training(work: Path, n: int, courses: int, seed: int) -> dict[str, Any]:
-    from training_pipeline.train import TrainConfig, run_training
+    from training_pipeline.run_config import TrainConfig
+    from training_pipeline.train import run_training
 
     paths = _paths(work)
     config = TrainConfig(
@@ -114,11 +115,12 @@ def stage_training(work: Path, n: int, courses: int, seed: int) -> dict[str, Any
 
 def stage_fit_vs_baselines(work: Path, n: int, courses: int, seed: int) -> dict[str, Any]:
     """Our recommender's fit next to the baselines' fits on the same tables, same process."""
+    from features.as_of import latest_date
     from features.build import build_features
     from features.io import load_dataset
     from model.baselines import ALSRecommender, PopularityRecommender
     from model.recommender import TrainingPathRecommender
-    from training_pipeline.train import HORIZON_DAYS, earliest_date, latest_date, snapshot_dates
+    from training_pipeline.time_split import HORIZON_DAYS, earliest_date, snapshot_dates
 
     tables = load_dataset(_paths(work)["data"])
     as_of = latest_date(tables)
@@ -221,12 +223,12 @@ def stage_partition_scaling(work: Path, n: int, courses: int, seed: int) -> dict
     import tracemalloc
 
     from features import columns as c
+    from features.as_of import latest_date
     from features.build import build_features
     from features.io import load_dataset
     from features.plan_input import employee_view
     from training_pipeline import tracking
     from training_pipeline.batch_plan import load_champion, partitions
-    from training_pipeline.train import latest_date
 
     settings = _settings(work)
     tracking.configure(settings)

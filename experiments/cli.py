@@ -33,7 +33,7 @@ def experiment(
     from experiments.runner import run_experiment
     from features.io import DatasetError
     from features.settings import get_settings
-    from training_pipeline.train import TrainConfig
+    from training_pipeline.run_config import TrainConfig
 
     if name not in EXPERIMENTS:
         raise typer.BadParameter(

@@ -10,7 +10,8 @@ import pandas as pd
 
 from experiments.definitions import EXPERIMENTS
 from features.settings import Settings
-from training_pipeline.train import TrainConfig, run_training
+from training_pipeline.run_config import TrainConfig
+from training_pipeline.train import run_training
 
 RESULTS = Path("experiments/results")
 

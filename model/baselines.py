@@ -36,7 +36,7 @@ from features import columns as c
 from features.as_of import AsOfLike, AsOfTables, day_number, days_since_epoch, tables_as_of
 from features.competency import CURRENT_LEVEL, GAP, WEIGHTED_GAP
 from features.plan_input import EmployeeView
-from model.path_builder import EXPECTED_GAIN, P_COMPLETE, RANK_SCORE, band_gain
+from model.path_inputs import EXPECTED_GAIN, P_COMPLETE, RANK_SCORE, band_gain
 
 # Set before `implicit` loads (lazily, in ALSRecommender.fit): its ALS runs its own threads and
 # warns when OpenBLAS multithreads underneath it.

@@ -14,7 +14,7 @@ from typing import Any
 
 from features import columns as c
 from features.plan_input import EmployeeView
-from model.path_builder import Catalog
+from model.path_catalog import Catalog
 
 
 def course_history(view: EmployeeView) -> tuple[dict[str, set[str]], dict[str, set[str]]]:

@@ -21,13 +21,9 @@ from features import columns as c
 from features.competency import CURRENT_LEVEL, GAP, REQUIRED, WEIGHTED_GAP
 from features.plan_input import EmployeeView, from_plan_input
 from model import reasons
-from model.path_builder import (
-    Catalog,
-    EmployeeState,
-    PathStep,
-    build_paths,
-    candidates_from_frame,
-)
+from model.path_builder import build_paths
+from model.path_catalog import Catalog
+from model.path_inputs import EmployeeState, PathStep, candidates_from_frame
 from model.plan_rules import course_history
 
 #: Columns of `plan_frame` output (the pyfunc's output): lists as JSON strings.

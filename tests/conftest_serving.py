@@ -108,7 +108,7 @@ class World:
         import mlflow.pyfunc
 
         from model.bundle import PLANNER_ARTIFACT, save_planner
-        from training_pipeline.train import PLANNER_MODEL_CODE
+        from training_pipeline.registration import PLANNER_MODEL_CODE
 
         uri = self.settings.resolved_tracking_uri
         mlflow.set_tracking_uri(uri)
@@ -140,7 +140,8 @@ class World:
 
 def _fit_planner(data_dir: Path, tables: dict[str, pd.DataFrame]) -> Any:
     """The training pipeline's planner (recommender, risk model, mentor scorer), kept small."""
-    from training_pipeline.train import TrainConfig, fit_planner
+    from training_pipeline.fitting import fit_planner
+    from training_pipeline.run_config import TrainConfig
 
     config = TrainConfig(data_dir=data_dir, n_candidates=20)
     return fit_planner(tables, latest_date(tables), config)

@@ -25,7 +25,8 @@ from model.baselines import (
     PopularityRecommender,
     top_k,
 )
-from model.path_builder import Catalog, candidates_from_frame
+from model.path_catalog import Catalog
+from model.path_inputs import candidates_from_frame
 
 AS_OF = pd.Timestamp("2025-06-30")
 needs_implicit = pytest.mark.skipif(

@@ -33,7 +33,9 @@ def _kelurahan_as_partitions(tables: dict[str, pd.DataFrame]) -> dict[str, pd.Da
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     from demo_data import generate_demo
-    from training_pipeline.train import TrainConfig, fit_planner, latest_date
+    from features.as_of import latest_date
+    from training_pipeline.fitting import fit_planner
+    from training_pipeline.run_config import TrainConfig
 
     tables = _kelurahan_as_partitions(generate_demo(n_employees=150, seed=11, years=3).tables)
     as_of = latest_date(tables)
@@ -160,7 +162,7 @@ def test_cli_plan_policy_defaults_come_from_settings(tmp_path, monkeypatch, args
 
 def test_batch_candidates_are_those_of_the_scored_frame(world):
     """The planner's shortcut (`score_candidates`) gives the arrays the frame route gives."""
-    from model.path_builder import candidates_from_frame
+    from model.path_inputs import candidates_from_frame
 
     recommender, catalog = world["planner"].recommender, world["planner"].catalog
     view = world["view"]

@@ -10,7 +10,7 @@ import pytest
 from experiments.definitions import EXPERIMENTS
 from experiments.runner import run_experiment
 from features.settings import Settings
-from training_pipeline.train import TrainConfig
+from training_pipeline.run_config import TrainConfig
 
 
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))

@@ -11,12 +11,9 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, ndcg_score, roc_auc_score
 
 from features.columns import COMPETENCY_ID, COURSE_ID, HOURS_JP, NIP
-from model.metrics import (
-    brier_score,
-    calibration_table,
+from model.metrics import gap_closure_per_jp
+from model.ranking_metrics import (
     catalog_coverage,
-    expected_calibration_error,
-    gap_closure_per_jp,
     gini,
     hit_rate_at_k,
     map_at_k,
@@ -25,8 +22,8 @@ from model.metrics import (
     ranking_metrics,
     recall_at_k,
     recommendation_gini,
-    roc_auc,
 )
+from model.risk_metrics import brier_score, calibration_table, expected_calibration_error, roc_auc
 
 LOG2_3 = math.log2(3)  # 1.5849625...
 

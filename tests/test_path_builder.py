@@ -14,14 +14,13 @@ from hypothesis import strategies as st
 
 from features import columns as c
 from model import reasons
-from model.path_builder import (
+from model.path_builder import build_path, build_paths
+from model.path_catalog import Catalog
+from model.path_inputs import (
     PATH_COLUMNS,
     Candidates,
-    Catalog,
     EmployeeState,
     PathStep,
-    build_path,
-    build_paths,
     candidates_from_frame,
     employee_states,
     paths_to_frame,

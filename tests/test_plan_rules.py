@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from features import columns as c
-from model.path_builder import Catalog
+from model.path_catalog import Catalog
 from model.plan_rules import missing_prerequisites, plan_violations
 
 NIP = "199001012015031001"

@@ -42,7 +42,7 @@ from features.labels import (
 )
 from features.pair_features import GAIN_FEATURES, LEVEL_FEATURES, PAIR_FEATURES
 from features.plan_input import employee_view
-from model.path_builder import EXPECTED_GAIN, P_COMPLETE, RANK_SCORE, candidates_from_frame
+from model.path_inputs import EXPECTED_GAIN, P_COMPLETE, RANK_SCORE, candidates_from_frame
 from model.ranker import MIN_COURSE_FACTOR, CourseRanker, expected_utility
 from model.recommender import SCORE_COLUMNS, TrainingPathRecommender
 

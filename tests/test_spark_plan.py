@@ -45,16 +45,13 @@ def _kelurahan_as_partitions(tables: dict[str, pd.DataFrame]) -> dict[str, pd.Da
 
 def _register(root: Path, data_dir: Path, settings: Settings) -> str:
     """Fit the training pipeline's planner (kept small) and register it as champion."""
+    from features.as_of import latest_date
     from features.io import load_dataset
     from model.bundle import PLANNER_ARTIFACT, save_planner
     from training_pipeline import tracking
-    from training_pipeline.train import (
-        PLANNER_MODEL_CODE,
-        TrainConfig,
-        fit_planner,
-        input_example,
-        latest_date,
-    )
+    from training_pipeline.fitting import fit_planner
+    from training_pipeline.registration import PLANNER_MODEL_CODE, input_example
+    from training_pipeline.run_config import TrainConfig
 
     tables = load_dataset(data_dir)
     as_of = latest_date(tables)

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from demo_data import write_demo
 from features import columns as c
+from features.as_of import latest_date
 from features.build import build_features
 from features.io import DatasetError, load_dataset
 from features.plan_input import employee_view, to_plan_input
@@ -24,7 +25,8 @@ from kompeten.cli import app
 from model.plan_rules import course_history, plan_violations
 from training_pipeline import tracking
 from training_pipeline.batch_plan import plan_partitions
-from training_pipeline.train import TrainConfig, latest_date, run_training
+from training_pipeline.run_config import TrainConfig
+from training_pipeline.train import run_training
 
 NIP_RE = re.compile(r"(?<!\d)\d{18}(?!\d)")
 

@@ -26,12 +26,12 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from features import columns as c
+from features.as_of import latest_date
 from features.build import build_features
 from features.io import load_dataset
 from features.plan_input import EmployeeView, employee_view, split_view
 from features.settings import Settings
 from features.units import partition_of_units, subunits
-from training_pipeline.train import latest_date
 
 Progress = Callable[[str, float], None]
 PAIR_COLUMNS = (c.MENTEE_NIP, c.MENTOR_NIP, c.COMPETENCY_ID, "score", "reason_id", "reason_en")

@@ -90,7 +90,8 @@ def train(
     """
     from features.io import DatasetError
     from features.settings import get_settings
-    from training_pipeline.train import TrainConfig, run_training
+    from training_pipeline.run_config import TrainConfig
+    from training_pipeline.train import run_training
 
     require_folder(data)
     settings = get_settings()

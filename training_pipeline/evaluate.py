@@ -20,7 +20,9 @@ from features import columns as c
 from features.competency import CURRENT_LEVEL, REQUIRED
 from features.plan_input import EmployeeView
 from model import metrics
-from model.path_builder import Catalog, build_paths, candidates_from_frame, paths_to_frame
+from model.path_builder import build_paths
+from model.path_catalog import Catalog
+from model.path_inputs import candidates_from_frame, paths_to_frame
 
 K = 10
 
@@ -264,7 +266,7 @@ def oracle_paths(
         TRUE_LEVELS,
         expected_outcomes,
     )
-    from model.path_builder import EmployeeState
+    from model.path_inputs import EmployeeState
     from model.planner import employee_states_from_view
 
     level = truth[TRUE_LEVELS].set_index([c.NIP, c.COMPETENCY_ID])[TRUE_LEVEL]

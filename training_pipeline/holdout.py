@@ -68,9 +68,9 @@ def evaluate_holdout(
 
     Returns per-model ranking rows, risk metrics, and extra objects (calibration table).
     """
-    from model.metrics import calibration_table
     from model.recommender import TrainingPathRecommender
     from model.risk import past_rate_baseline
+    from model.risk_metrics import calibration_table
 
     cutoff = as_of - pd.Timedelta(days=HORIZON_DAYS)
     report_step(progress, "holdout: fitting the planner before the cutoff")
@@ -124,7 +124,7 @@ def planner_paths(
     planner: Any, view: EmployeeView, risks: pd.Series | None, scored: pd.DataFrame | None = None
 ) -> pd.DataFrame:
     """The planner's own paths (as served: its level model and risk rule), as a long frame."""
-    from model.path_builder import paths_to_frame
+    from model.path_inputs import paths_to_frame
 
     if scored is None:
         scored = planner.recommender.score(view)

@@ -258,10 +258,10 @@ def run_plan_spark(
     A session passed in `spark` is used and left running; otherwise one is started for
     `master` and stopped at the end.
     """
+    from features.as_of import latest_date
     from features.build import build_features
     from features.io import load_dataset
     from training_pipeline import tracking
-    from training_pipeline.train import latest_date
 
     def _report(step: str, fraction: float) -> None:
         if progress is not None:

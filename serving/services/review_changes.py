@@ -22,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.orm import Session
 
 from features import columns as c
-from model.path_builder import Catalog
+from model.path_catalog import Catalog
 from model.plan_rules import missing_prerequisites
 from serving.keys import ApiKey
 from serving.schemas import PlanChanges
