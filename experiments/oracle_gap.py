@@ -67,7 +67,7 @@ def run_one(employees: int, seed: int, workdir: Path) -> dict[str, float]:
         employee_view(tables, build_features(tables, as_of)), tables, config
     )
     catalog = planner.catalog
-    scored = planner.recommender.score(view)
+    scored = planner.recommender.scored_candidates(view)
     risks = {k: float(v) for k, v in planner.risks(view).items() if pd.notna(v)}
     states = with_expected_levels(employee_states_from_view(view), planner.level_drift)
     level = truth[TRUE_LEVELS].set_index([c.NIP, c.COMPETENCY_ID])[TRUE_LEVEL]

@@ -43,6 +43,7 @@ from features.course_knowledge import (
     provider_kind,
 )
 from features.course_score_effects import course_score_effects, score_readiness
+from features.level_estimates import LEVEL_MEAN
 from features.plan_input import EmployeeView
 
 __all__ = [
@@ -131,6 +132,7 @@ BAND_FEATURES = (
     "band_effect_shrunk",
     "band_effect_mean",
     "band_n_effect",
+    "band_level_mean",
 )
 GAIN_FEATURES = PAIR_FEATURES + BAND_FEATURES
 #: The employee's state on one competency, course aside: the level-change baseline's input
@@ -163,6 +165,9 @@ class EmployeeArrays:
     required: np.ndarray
     gap: np.ndarray
     staleness: np.ndarray
+    #: Posterior level (`features.level_estimates`: method-debiased, all readings, the
+    #: position's requirement as prior); NaN where the view does not carry it.
+    level_mean: np.ndarray | None = None
 
     @classmethod
     def from_view(cls, view: EmployeeView, competency_ids: Sequence[str] | pd.Index):
@@ -209,11 +214,19 @@ class EmployeeArrays:
             required=dense(required, np.nan),
             gap=dense(np.nan_to_num(gap, nan=0.0), 0.0),
             staleness=dense(staleness, np.nan),
+            level_mean=dense(_columns(comp, [LEVEL_MEAN])[:, 0], np.nan),
         )
 
     @property
     def n_employees(self) -> int:
         return len(self.nips)
+
+    @cached_property
+    def posterior(self) -> np.ndarray:
+        """`level_mean` (all NaN when the view did not carry it)."""
+        if self.level_mean is None:
+            return np.full(self.current.shape, np.nan)
+        return self.level_mean
 
     @cached_property
     def level(self) -> np.ndarray:
@@ -363,6 +376,7 @@ def pair_matrix(
             effect,
             courses.entry_effect_mean[e_pos],
             courses.entry_n_effect[e_pos],
+            employees.posterior[e_emp, comp],
         ]
     ).astype(dtype, copy=False)
     return PairMatrix(X, e_pair, e_pos, band_X, gap, required, default_gain)

@@ -323,7 +323,7 @@ def planner_paths(
     from model.path_builder import paths_to_frame
 
     if scored is None:
-        scored = planner.recommender.score(view)
+        scored = planner.recommender.scored_candidates(view)
     built = planner.paths(view, risks=risks, scored=scored)
     return paths_to_frame(list(built), list(built.values()))
 
@@ -374,7 +374,7 @@ def evaluate_plans(
     risks = planner.risks(view)
     paths: dict[str, pd.DataFrame] = {}
     _step(progress, "plans: planner")
-    scored = planner.recommender.score(view)
+    scored = planner.recommender.scored_candidates(view)
     paths["planner"] = planner_paths(planner, view, risks, scored)
     if config.ablations:
         paths["planner_no_risk"] = planner_paths(planner, view, None, scored)
@@ -449,6 +449,9 @@ def run_training(
     comparison = _comparison_table(ranking_rows, plan_rows)
     metrics = _flat_metrics(comparison, risk_metrics, mentor_metrics)
     metrics.update(mentor_selection_metrics(planner.mentor_scorer))
+    from model.gain_selection import selection_metrics  # the recommender's gain-model choice
+
+    metrics.update(selection_metrics(planner.recommender))
 
     _step(progress, "logging to MLflow")
     tracking.configure(settings)
@@ -478,6 +481,7 @@ def run_training(
         "mentor_fallback": getattr(planner.mentor_scorer, "fallback_reason_", None) or "none",
         "mentor_scorer": getattr(planner.mentor_scorer, "model_name_", None) or "none",
         "mentor_selection": (getattr(planner.mentor_scorer, "selection_reason_", "") or "")[:500],
+        "gain_prior": str(getattr(planner.recommender, "gain_prior_", None) or "none"),
     }
     version = None
     decision = None
