@@ -37,6 +37,7 @@ from demo_data.truth import load_truth  # noqa: E402
 from features.build import build_features  # noqa: E402
 from features.io import load_dataset  # noqa: E402
 from features.plan_input import employee_view  # noqa: E402
+from model.ranker import GAIN_PRIORS  # noqa: E402
 from training_pipeline import evaluate, train  # noqa: E402
 
 RESULTS = Path("experiments/results")
@@ -73,6 +74,7 @@ def run_one(employees: int, seed: int, workdir: Path, holdout: bool = False) -> 
     broken = evaluate.path_rule_violations(oracle, view, planner.catalog, config.jp_budget)
     row["rule_violations"] = float(len(broken))
     rows["oracle"] = row
+    selection = getattr(planner.recommender, "gain_selection_", {})
     gate: dict[str, dict[str, float]] = {}
     if holdout:
         gate, _, _ = train.evaluate_holdout(tables, as_of, config)
@@ -95,6 +97,13 @@ def run_one(employees: int, seed: int, workdir: Path, holdout: bool = False) -> 
                 "holdout_ci_high": holdout_row.get("est_gap_closed_ci_high", float("nan")),
                 "holdout_rule_violations": holdout_row.get("rule_violations", float("nan")),
                 "holdout_ndcg_at_10": holdout_row.get("ndcg_at_k", float("nan")),
+                # The planner's gain model, chosen by estimated benefit inside its own fit.
+                "gain_prior": selection.get("chosen") if name == "planner" else None,
+                **{
+                    f"selection_est_{prior}": selection.get(prior, float("nan"))
+                    for prior in GAIN_PRIORS
+                    if name == "planner"
+                },
             }
         )
     return pd.DataFrame(out)
@@ -120,6 +129,7 @@ def summary(results: pd.DataFrame) -> pd.DataFrame:
             "estimated_order": _order(four[EST]),
         }
         row["same_order"] = row["true_order"] == row["estimated_order"]
+        row["gain_prior"] = by.at["planner", "gain_prior"] if "gain_prior" in by else None
         if four[GATE].notna().all():
             row["holdout_order"] = _order(four[GATE])
             row["holdout_same_order"] = row["holdout_order"] == row["true_order"]
@@ -146,7 +156,8 @@ def main(argv: list[str] | None = None) -> None:
                 line = summary(frame).iloc[0]
                 print(
                     f"{employees:>6} employees, seed {seed:>3}: planner/oracle "
-                    f"{line['planner_vs_oracle']:.3f}, planner/content "
+                    f"{line['planner_vs_oracle']:.3f} (gain prior {line['gain_prior']}), "
+                    f"planner/content "
                     f"{line['planner_vs_content']:.3f}, order true {line['true_order']}, "
                     f"estimated {line['estimated_order']} ({time.perf_counter() - t0:.0f} s)",
                     flush=True,

@@ -5,7 +5,9 @@ For every (employees, seed) a demo world is drawn and the planner fitted as in
 the true completion probabilities, the true gains if completed, the true current levels (the
 gaps the builder aims at, instead of the planner's E[level | measured]), all three, and
 finally the oracle (`evaluate.oracle_paths`, which also chooses its candidates from the whole
-catalog by the truth). Each row is the true gap
+catalog by the truth). Each gain prior of the ranker (`model.ranker.GAIN_PRIORS`) is also
+forced in turn (`prior_<name>`), whichever the planner chose (`chosen_prior`), to show what
+each would give. Each row is the true gap
 closed per employee of those paths. A diagnostic of what to improve, not a policy: only this
 experiment feeds the truth to the path builder.
 
@@ -49,6 +51,7 @@ from model.path_builder import (  # noqa: E402
     paths_to_frame,
 )
 from model.planner import employee_states_from_view, with_expected_levels  # noqa: E402
+from model.ranker import GAIN_PRIORS  # noqa: E402
 from training_pipeline import evaluate, train  # noqa: E402
 
 RESULTS = Path("experiments/results")
@@ -67,7 +70,7 @@ def run_one(employees: int, seed: int, workdir: Path) -> dict[str, float]:
         employee_view(tables, build_features(tables, as_of)), tables, config
     )
     catalog = planner.catalog
-    scored = planner.recommender.score(view)
+    scored = planner.recommender.scored_candidates(view)
     risks = {k: float(v) for k, v in planner.risks(view).items() if pd.notna(v)}
     states = with_expected_levels(employee_states_from_view(view), planner.level_drift)
     level = truth[TRUE_LEVELS].set_index([c.NIP, c.COMPETENCY_ID])[TRUE_LEVEL]
@@ -103,6 +106,13 @@ def run_one(employees: int, seed: int, workdir: Path) -> dict[str, float]:
         return evaluate.gap_closure_with_truth(truth, tables, frame)["true_gap_closed_per_employee"]
 
     oracle = evaluate.oracle_paths(truth, view, catalog, config.jp_budget, config.min_jp)
+    recommender = planner.recommender
+    chosen = recommender.gain_prior_
+    forced = {}
+    for prior in GAIN_PRIORS:
+        recommender.gain_prior_ = prior
+        forced[f"prior_{prior}"] = closure(states, recommender.scored_candidates(view), risks)
+    recommender.gain_prior_ = chosen
     return {
         "employees": employees,
         "seed": seed,
@@ -114,6 +124,8 @@ def run_one(employees: int, seed: int, workdir: Path) -> dict[str, float]:
         "oracle": evaluate.gap_closure_with_truth(truth, tables, oracle)[
             "true_gap_closed_per_employee"
         ],
+        **forced,
+        "chosen_prior": chosen,
     }
 
 
@@ -128,7 +140,10 @@ def main(argv: list[str] | None = None) -> None:
         for employees in args.sizes:
             for seed in args.seeds:
                 rows.append(run_one(employees, seed, Path(tmp)))
-                print({k: round(v, 4) for k, v in rows[-1].items()}, flush=True)
+                print(
+                    {k: round(v, 4) if isinstance(v, float) else v for k, v in rows[-1].items()},
+                    flush=True,
+                )
     table = pd.DataFrame(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.round(6).to_csv(args.out, index=False)

@@ -13,55 +13,67 @@ Levels of never-assessed competencies count from `MIN_LEVEL_VALUE` for the fit (
 `features.competency` do), while `band_assessed` tells the model the level is assumed.
 
 Everything is numpy over integer codes: `EmployeeArrays` (from an `EmployeeView`) and
-`CourseKnowledge` (from `FeatureSet.courses` / `course_competencies`) are built once, then
+`CourseKnowledge` (`features.course_knowledge`, from `FeatureSet.courses` /
+`course_competencies`) are built once, then
 `pair_matrix` gathers the features of any (employee index, course index) pairs. Both hold only
 what was known at their `as_of`. `pair_features` / `band_features` are the labelled-frame
-versions for exploration and tests.
+versions for exploration and tests. The post-test value added lives in
+`features.course_score_effects`; both are re-exported here for existing callers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from features import columns as c
-from features import course_vectors as cv
 from features import evaluation as ev
-from features.as_of import AsOfLike, days_since_epoch
-from features.competency import (
-    CURRENT_LEVEL,
-    GAP,
-    REQUIRED,
-    STALENESS_DAYS,
-    assessment_history,
-    level_change,
+from features.competency import CURRENT_LEVEL, GAP, REQUIRED, STALENESS_DAYS
+from features.course_knowledge import (
+    COURSE_FEATURES,
+    PROVIDER_KINDS,
+    SCORE_EFFECT,
+    CourseKnowledge,
+    _columns,
+    _one_hot,
+    provider_kind,
 )
+from features.course_score_effects import course_score_effects, score_readiness
+from features.level_estimates import LEVEL_MEAN
 from features.plan_input import EmployeeView
+
+__all__ = [
+    "BAND_FEATURES",
+    "COURSE_FEATURES",
+    "EMPLOYEE_FEATURES",
+    "GAIN_FEATURES",
+    "LEVEL_FEATURES",
+    "PAIR_FEATURES",
+    "PROVIDER_KINDS",
+    "SCORE_EFFECT",
+    "CourseKnowledge",
+    "EmployeeArrays",
+    "PairMatrix",
+    "band_features",
+    "band_fit",
+    "concat_ranges",
+    "course_score_effects",
+    "level_matrix",
+    "pair_features",
+    "pair_matrix",
+    "provider_kind",
+    "score_readiness",
+]
 
 #: A participant half a level below a band's min_level can still follow the course.
 BAND_TOLERANCE = 0.5
 #: Share of a band's gain credited to a participant below it (the content rule's own factor,
 #: `model.baselines.ContentRuleRecommender`): the course assumes an entry level they lack.
 UNDERPREPARED_FACTOR = 0.5
-#: Column of a courses frame holding `course_score_effects` (absent: unknown).
-SCORE_EFFECT = "score_effect"
-
-#: Provider kinds, recognised by keywords in the provider name (first match wins).
-PROVIDER_KINDS = ("kementerian", "lan", "bpsdm_provinsi", "bkpsdm_daerah", "perguruan_tinggi",
-                  "lainnya")  # fmt: skip
-_PROVIDER_PATTERNS = (
-    ("kementerian", r"\bkemen|\bkementerian\b|\bpusdiklat\b|\bditjen\b|direktorat jenderal"),
-    ("lan", r"\blan\b|lembaga administrasi negara"),
-    ("bpsdm_provinsi", r"\bbpsdm\b"),
-    ("bkpsdm_daerah", r"\bbkpsdm\b|\bbkpp\b|\bbkd\b|badan kepegawaian"),
-    ("perguruan_tinggi", r"\buniversitas\b|\bpoliteknik\b|\buin\b|\binstitut\b|sekolah tinggi"),
-)
-
 _EMPLOYEE_SOURCE = (
     (ev.COMPLETION_RATE, "emp_completion_rate"),
     (ev.DROPOUT_RATE, "emp_dropout_rate"),
@@ -90,20 +102,6 @@ MODE_FEATURES = (
     "mode_no_show_rate",
     "mode_n_resolved",
     "mode_completion_vs_overall",
-)
-COURSE_FEATURES = (
-    ("course_hours_jp",)
-    + tuple(f"course_mode_{m}" for m in c.COURSE_MODES)
-    + tuple(f"course_provider_{k}" for k in PROVIDER_KINDS)
-    + (
-        "course_completion_rate",
-        "course_mean_score",
-        "course_score_effect",
-        "course_effect",
-        "course_n_enrolled",
-        "course_n_effect",
-        "course_n_competencies",
-    )
 )
 FIT_FEATURES = (
     "fit_n_gap_bands",
@@ -134,6 +132,7 @@ BAND_FEATURES = (
     "band_effect_shrunk",
     "band_effect_mean",
     "band_n_effect",
+    "band_level_mean",
 )
 GAIN_FEATURES = PAIR_FEATURES + BAND_FEATURES
 #: The employee's state on one competency, course aside: the level-change baseline's input
@@ -144,282 +143,6 @@ LEVEL_FEATURES = EMPLOYEE_FEATURES + (
     "band_gap",
     "band_staleness_days",
 )
-
-
-def provider_kind(providers: pd.Series | Sequence[str]) -> np.ndarray:
-    """Kind of each provider name (`PROVIDER_KINDS`), by keywords; unknown -> "lainnya"."""
-    names = pd.Series(providers, dtype=object).fillna("").astype(str).str.lower()
-    out = np.full(len(names), PROVIDER_KINDS[-1], dtype=object)
-    decided = np.zeros(len(names), dtype=bool)
-    for kind, pattern in _PROVIDER_PATTERNS:
-        hit = names.str.contains(pattern, regex=True).to_numpy(dtype=bool) & ~decided
-        out[hit] = kind
-        decided |= hit
-    return out
-
-
-def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
-    """A numeric column as float64, or NaN when the frame lacks it."""
-    if name not in frame:
-        return np.full(len(frame), np.nan)
-    return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-
-
-def _columns(frame: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
-    """Numeric columns as one float64 matrix (NaN for absent ones), in a single conversion."""
-    block = frame.reindex(columns=list(names))
-    try:
-        return block.to_numpy(dtype=np.float64, na_value=np.nan)
-    except (TypeError, ValueError):
-        return np.column_stack([_column(frame, name) for name in names]).reshape(len(frame), -1)
-
-
-def _one_hot(values: pd.Series | np.ndarray, levels: Sequence[str]) -> np.ndarray:
-    lookup = {level: i for i, level in enumerate(levels)}
-    codes = np.fromiter((lookup.get(v, -1) for v in values), dtype=np.int64, count=len(values))
-    out = np.zeros((len(codes), len(levels)), dtype=np.float64)
-    ok = codes >= 0
-    out[np.flatnonzero(ok), codes[ok]] = 1.0
-    return out
-
-
-# --- courses ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class CourseKnowledge:
-    """The catalogue and its observed history at one `as_of`, as arrays.
-
-    Bands are CSR: course i's are entries `entry_ptr[i]:entry_ptr[i + 1]`, sorted by
-    competency code. `features` rows follow `course_ids`, columns `COURSE_FEATURES`.
-    `competency_ids` are the codes of `entry_comp` and of `EmployeeArrays` built for it.
-    """
-
-    as_of: pd.Timestamp | None
-    course_ids: pd.Index
-    competency_ids: pd.Index
-    active: np.ndarray
-    mode_code: np.ndarray
-    features: np.ndarray
-    entry_ptr: np.ndarray
-    entry_comp: np.ndarray
-    entry_min: np.ndarray
-    entry_target: np.ndarray
-    entry_effect: np.ndarray
-    entry_effect_mean: np.ndarray
-    entry_n_effect: np.ndarray
-
-    @classmethod
-    def from_frames(
-        cls,
-        courses: pd.DataFrame,
-        course_competencies: pd.DataFrame,
-        competency_ids: Sequence[str] | pd.Index = (),
-        as_of: pd.Timestamp | None = None,
-    ) -> CourseKnowledge:
-        """From `features.course_vectors.course_vectors` / `course_effects` frames.
-
-        The typed `courses` / `course_competencies` tables work too: history columns they
-        lack become NaN. Competencies of the bands missing from `competency_ids` are appended.
-        """
-        course_ids = pd.Index(courses[c.COURSE_ID].astype(str).to_numpy(dtype=object))
-        if course_ids.has_duplicates:
-            raise ValueError("course ids are not unique")
-        comp_ids = list(pd.Index(competency_ids).astype(str))
-        seen = set(comp_ids)
-        for k in course_competencies[c.COMPETENCY_ID].astype(str).tolist():
-            if k not in seen:
-                seen.add(k)
-                comp_ids.append(k)
-        comp_index = pd.Index(comp_ids, dtype=object)
-
-        ci = course_ids.get_indexer(course_competencies[c.COURSE_ID].astype(str))
-        ok = ci >= 0
-        ki = comp_index.get_indexer(course_competencies[c.COMPETENCY_ID].astype(str))
-        order = np.lexsort((ki[ok], ci[ok]))
-        rows = np.flatnonzero(ok)[order]
-        n = len(course_ids)
-        ptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(ci[rows], minlength=n), out=ptr[1:])
-
-        def band(name: str) -> np.ndarray:
-            return _column(course_competencies, name)[rows]
-
-        completion = _column(courses, cv.COMPLETION_RATE_SMOOTHED)
-        completion = np.where(
-            np.isnan(completion), _column(courses, cv.COMPLETION_RATE), completion
-        )
-        mode = courses[c.MODE].to_numpy(dtype=object)
-        block = np.column_stack(
-            [
-                _column(courses, c.HOURS_JP),
-                _one_hot(mode, c.COURSE_MODES),
-                _one_hot(provider_kind(courses[c.PROVIDER]), PROVIDER_KINDS),
-                completion,
-                _column(courses, cv.MEAN_SCORE),
-                _column(courses, SCORE_EFFECT),
-                _column(courses, cv.MEAN_EFFECT_SHRUNK),
-                _column(courses, cv.N_ENROLLED),
-                _column(courses, cv.N_EFFECT),
-                np.diff(ptr).astype(np.float64),
-            ]
-        )
-        return cls(
-            as_of=as_of,
-            course_ids=course_ids,
-            competency_ids=comp_index,
-            active=courses[c.ACTIVE].to_numpy(dtype=bool),
-            mode_code=pd.Index(c.COURSE_MODES).get_indexer(pd.Index(mode)).astype(np.int64),
-            features=block,
-            entry_ptr=ptr,
-            entry_comp=ki[rows].astype(np.int64),
-            entry_min=band(c.MIN_LEVEL),
-            entry_target=band(c.TARGET_LEVEL),
-            entry_effect=band(cv.EFFECT_SHRUNK),
-            entry_effect_mean=band(cv.EFFECT_MEAN),
-            entry_n_effect=band(cv.N_EFFECT),
-        )
-
-    @property
-    def n_courses(self) -> int:
-        return len(self.course_ids)
-
-    @cached_property
-    def entry_course(self) -> np.ndarray:
-        return np.repeat(np.arange(self.n_courses, dtype=np.int64), np.diff(self.entry_ptr))
-
-    @cached_property
-    def entry_to_course(self) -> sp.csr_matrix:
-        """Sparse entries x courses indicator: `values @ entry_to_course` sums bands per course."""
-        n = len(self.entry_comp)
-        return sp.csr_matrix(
-            (np.ones(n), (np.arange(n), self.entry_course)), shape=(n, self.n_courses)
-        )
-
-    @cached_property
-    def hours(self) -> np.ndarray:
-        """JP of each course."""
-        return self.features[:, COURSE_FEATURES.index("course_hours_jp")]
-
-    @cached_property
-    def effect(self) -> np.ndarray:
-        """Mean shrunk observed effect per course (NaN when unknown)."""
-        return self.features[:, COURSE_FEATURES.index("course_effect")]
-
-    @cached_property
-    def score_effect(self) -> np.ndarray:
-        """Post-test value added per course, `course_score_effects` (NaN when unknown)."""
-        return self.features[:, COURSE_FEATURES.index("course_score_effect")]
-
-
-def score_readiness(
-    tables: Mapping[str, pd.DataFrame],
-    enrollments: pd.DataFrame,
-    as_of: AsOfLike,
-    window_days: int | None = 730,
-) -> np.ndarray:
-    """Per enrollment: how ready the participant was, for `course_score_effects`.
-
-    The last level assessed on or before the start (within `window_days`) minus the band's
-    min_level, clipped to [-2, 2], averaged over the course's bands; NaN where no band's level
-    was known. `tables` are cut at `as_of` (`features.as_of.tables_as_of`).
-    """
-    history = assessment_history(tables, as_of)
-    bands = tables[c.COURSE_COMPETENCIES][[c.COURSE_ID, c.COMPETENCY_ID, c.MIN_LEVEL]]
-    rows = pd.DataFrame(
-        {
-            "_row": np.arange(len(enrollments)),
-            c.NIP: enrollments[c.NIP].to_numpy(dtype=object),
-            c.COURSE_ID: enrollments[c.COURSE_ID].to_numpy(dtype=object),
-            "_day": days_since_epoch(enrollments[c.START_DATE]),
-        }
-    ).merge(bands.astype({c.COURSE_ID: object}), on=c.COURSE_ID, how="inner", sort=False)
-    keys = history.encode(pd.Index(rows[c.NIP]), pd.Index(rows[c.COMPETENCY_ID]))
-    day = rows["_day"].to_numpy()
-    before = level_change(history, keys, day, day, window_days=window_days)["level_before"]
-    gap = before.to_numpy() - rows[c.MIN_LEVEL].to_numpy(dtype=np.float64)
-    ready = pd.Series(np.clip(gap, -2.0, 2.0)).groupby(rows["_row"].to_numpy()).mean()
-    return ready.reindex(np.arange(len(enrollments))).to_numpy(dtype=np.float64)
-
-
-def course_score_effects(
-    enrollments: pd.DataFrame,
-    course_ids: Sequence[str] | pd.Index,
-    readiness: np.ndarray | None = None,
-    *,
-    shrinkage: float = 0.0,
-    n_iter: int = 200,
-) -> np.ndarray:
-    """Per course: how much better its participants score on its post-test than elsewhere.
-
-    A level change is observed only when someone is assessed before and after a course (a few
-    percent of completions), while a post-test score is recorded for nearly every one: on
-    small datasets it is the only per-course evidence of learning there is. Scores also
-    reflect who takes a course and how ready they were, so they are fitted as score = mean +
-    person + course + g * readiness + noise (`score_readiness`, one row per enrollment, NaN
-    when unknown; alternating least squares), the value-added model of education research:
-    a course is credited neither for strong participants nor blamed for underprepared ones.
-    Person effects are shrunk by `shrinkage` pseudo-scores (0: plain fixed effects: someone
-    scored once says nothing about a course).
-
-    Returned as the empirical-Bayes posterior mean of each course effect in units of the
-    between-course spread: an effect known with sampling variance v is shrunk by
-    t2 / (t2 + v), where t2 is the variance of the course effects beyond their noise (method
-    of moments). Courses that do not really differ all get 0, a thinly taken one stays near
-    0, NaN marks courses without a scored completion. `enrollments` must hold only what was
-    known at the date the result is used for.
-    """
-    index = pd.Index(course_ids, dtype=object)
-    out = np.full(len(index), np.nan)
-    completed = (enrollments[c.STATUS] == "completed").to_numpy(dtype=bool, na_value=False)
-    scored = completed & enrollments[c.SCORE].notna().to_numpy()
-    ci = index.get_indexer(enrollments[c.COURSE_ID].astype(str))
-    ok = scored & (ci >= 0)
-    if not ok.any():
-        return out
-    ci = ci[ok]
-    score = enrollments[c.SCORE].to_numpy(dtype=np.float64, na_value=np.nan)[ok]
-    pi = pd.factorize(enrollments[c.NIP].astype(str).to_numpy(dtype=object)[ok])[0]
-    ready = np.full(len(ci), np.nan) if readiness is None else np.asarray(readiness)[ok]
-    known = ~np.isnan(ready)
-    covariates = np.column_stack([np.where(known, ready, 0.0), (~known).astype(np.float64)])
-    use_covariates = known.any() and np.linalg.matrix_rank(covariates) == 2
-    n_course = np.bincount(ci, minlength=len(index)).astype(np.float64)
-    n_person = np.bincount(pi).astype(np.float64)
-    resid = score - score.mean()
-    course = np.zeros(len(index))
-    person = np.bincount(pi, weights=resid) / (n_person + shrinkage)
-    adjust = np.zeros(len(ci))
-    converged = 1e-9 * max(float(resid.std()), 1e-12)
-    for _ in range(int(n_iter)):
-        previous = course
-        course = np.bincount(ci, weights=resid - person[pi] - adjust, minlength=len(index))  # type: ignore[assignment]
-        course /= np.maximum(n_course, 1.0)
-        person = np.bincount(pi, weights=resid - course[ci] - adjust, minlength=len(n_person))  # type: ignore[assignment]
-        person /= n_person + shrinkage
-        if use_covariates:
-            target = resid - course[ci] - person[pi]
-            adjust = covariates @ np.linalg.lstsq(covariates, target, rcond=None)[0]
-        if np.abs(course - previous).max() < converged:
-            break
-    seen = n_course > 0
-    noise = resid - person[pi] - course[ci] - adjust
-    dof = max(len(resid) - len(n_person) - int(seen.sum()) - 2 * use_covariates, 1)
-    # A score tells about its course only beyond its person's other scores: someone scored
-    # n times brings 1 - 1/n of a score's information (nothing when scored once).
-    info = np.bincount(ci, weights=1.0 - 1.0 / (n_person[pi] + shrinkage), minlength=len(index))
-    sampling = float(noise @ noise) / dof / np.maximum(info, 1e-12)
-    informed = seen & (info >= 1.0)
-    out[seen] = 0.0
-    if informed.sum() < 2:
-        return out
-    centre = np.average(course[informed], weights=info[informed])
-    effect = course - centre
-    spread = float(np.mean(effect[informed] ** 2) - np.mean(sampling[informed]))
-    if spread <= 1e-12:
-        return out
-    out[seen] = (effect * spread / (spread + sampling) / np.sqrt(spread))[seen]
-    return out
 
 
 # --- employees -------------------------------------------------------------------------------
@@ -442,6 +165,9 @@ class EmployeeArrays:
     required: np.ndarray
     gap: np.ndarray
     staleness: np.ndarray
+    #: Posterior level (`features.level_estimates`: method-debiased, all readings, the
+    #: position's requirement as prior); NaN where the view does not carry it.
+    level_mean: np.ndarray | None = None
 
     @classmethod
     def from_view(cls, view: EmployeeView, competency_ids: Sequence[str] | pd.Index):
@@ -488,11 +214,19 @@ class EmployeeArrays:
             required=dense(required, np.nan),
             gap=dense(np.nan_to_num(gap, nan=0.0), 0.0),
             staleness=dense(staleness, np.nan),
+            level_mean=dense(_columns(comp, [LEVEL_MEAN])[:, 0], np.nan),
         )
 
     @property
     def n_employees(self) -> int:
         return len(self.nips)
+
+    @cached_property
+    def posterior(self) -> np.ndarray:
+        """`level_mean` (all NaN when the view did not carry it)."""
+        if self.level_mean is None:
+            return np.full(self.current.shape, np.nan)
+        return self.level_mean
 
     @cached_property
     def level(self) -> np.ndarray:
@@ -642,6 +376,7 @@ def pair_matrix(
             effect,
             courses.entry_effect_mean[e_pos],
             courses.entry_n_effect[e_pos],
+            employees.posterior[e_emp, comp],
         ]
     ).astype(dtype, copy=False)
     return PairMatrix(X, e_pair, e_pos, band_X, gap, required, default_gain)

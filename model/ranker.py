@@ -19,7 +19,11 @@ Two gradient-boosted models on the features of `features.pair_features`:
   `features.pair_features.band_fit`) times the typical gain seen in the data times a course
   factor from the post-test value added (`course_score_effect`, evidence every completion
   leaves). The expected gain is the learned one weighted n / (n + `gain_shrinkage`) by the
-  band's n observed effects, and the prior for the rest.
+  band's n observed effects, and the prior for the rest. A second prior,
+  `model.course_effects.HeterogeneousGain`, learns how the gain varies with where the
+  participant stands against the band (at E[level | measured]: the level plus the baseline
+  below), the course's length and the gap, pooled over all observed gains; both are fitted
+  and `model.gain_selection` chooses between them by estimated benefit.
 - baseline: a before/after change is not all the course's doing. Levels are noisy
   measurements, and people with a gap were, on average, measured low: their next measurement
   is higher even without training (regression to the mean), and everyone drifts a little on
@@ -56,6 +60,7 @@ from features.pair_features import (
     PAIR_FEATURES,
     UNDERPREPARED_FACTOR,
 )
+from model.course_effects import HeterogeneousGain
 from model.threads import limit_threads
 
 #: Direction of the completion model's monotone constraints (+1 rises, -1 falls).
@@ -79,6 +84,8 @@ _I_SCORE_EFFECT = GAIN_FEATURES.index("course_score_effect")
 _I_N_EFFECT = GAIN_FEATURES.index("band_n_effect")
 #: The prior's course multiplier never falls below this share of the typical course.
 MIN_COURSE_FACTOR = 0.1
+#: The gain priors a ranker fits (`CourseRanker.predict_gain_prior`).
+GAIN_PRIORS = ("band", "heterogeneous")
 
 
 def _threads(n: int | None) -> AbstractContextManager:
@@ -172,6 +179,13 @@ class CourseRanker(BaseEstimator):
         prior weigh the same (empirical Bayes: weight n / (n + gain_shrinkage)).
     underprepared_factor : float
         Share of the prior credited below a band (`features.pair_features.band_fit`).
+    gain_prior : {"band", "heterogeneous"}
+        The prior the gain shrinks toward: "band" (band fit x typical gain x course factor,
+        hand-set shares) or "heterogeneous" (`model.course_effects.HeterogeneousGain`: the
+        same terms plus band position, length and gap effects learnt from all observed gains).
+        Both are fitted; `predict_gain(..., prior=...)` can ask for either.
+    heterogeneous_strength : float
+        `HeterogeneousGain.prior_strength`.
     random_state : int or None
         Seeds the models' early-stopping split.
     n_threads : int or None
@@ -202,6 +216,8 @@ class CourseRanker(BaseEstimator):
         "score_effect_weight": [Interval(Real, 0, None, closed="left")],
         "gain_shrinkage": [Interval(Real, 0, None, closed="left")],
         "underprepared_factor": [Interval(Real, 0, 1, closed="both")],
+        "gain_prior": [StrOptions(set(GAIN_PRIORS))],
+        "heterogeneous_strength": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
     }
@@ -224,6 +240,8 @@ class CourseRanker(BaseEstimator):
         score_effect_weight: float = 0.75,
         gain_shrinkage: float = 20.0,
         underprepared_factor: float = UNDERPREPARED_FACTOR,
+        gain_prior: str = "band",
+        heterogeneous_strength: float = 30.0,
         random_state: int | None = None,
         n_threads: int | None = 1,
     ) -> None:
@@ -243,6 +261,8 @@ class CourseRanker(BaseEstimator):
         self.score_effect_weight = score_effect_weight
         self.gain_shrinkage = gain_shrinkage
         self.underprepared_factor = underprepared_factor
+        self.gain_prior = gain_prior
+        self.heterogeneous_strength = heterogeneous_strength
         self.random_state = random_state
         self.n_threads = n_threads
 
@@ -326,6 +346,11 @@ class CourseRanker(BaseEstimator):
             else self.prior_gain
         )
         self.typical_gain_ = max(typical, MIN_COURSE_FACTOR * self.prior_gain)
+        self.heterogeneous_ = HeterogeneousGain(
+            prior_strength=self.heterogeneous_strength,
+            underprepared_factor=self.underprepared_factor,
+            score_effect_weight=self.score_effect_weight,
+        ).fit(Xg[observed], target, self.typical_gain_, self.predict_baseline(Xg[observed]))
         if self.n_gain_examples_ < self.min_gain_examples:
             self.gain_model_ = None
         else:
@@ -369,16 +394,24 @@ class CourseRanker(BaseEstimator):
         below_target = Xg[:, _I_HEADROOM] > 0
         return np.where(inside, 1.0, np.where(below_target, self.underprepared_factor, 0.0))
 
-    def predict_gain_prior(self, X_gain) -> np.ndarray:
-        """The prior gain per band row: band fit x typical gain x the course's factor.
+    def predict_gain_prior(self, X_gain, prior: str | None = None) -> np.ndarray:
+        """The prior gain per band row (`prior`, default `gain_prior`).
 
-        The course factor is 1 + score_effect_weight x its post-test value added (0 when
+        "band": band fit x typical gain x the course's factor. The course factor is
+        1 + score_effect_weight x its post-test value added (0 when
         unknown), floored at `MIN_COURSE_FACTOR`: the content rule's knowledge of who a band
         suits, scaled to the gains seen in the data, with the one per-course signal that
-        exists even when level changes are rarely observed.
+        exists even when level changes are rarely observed. "heterogeneous": the
+        `model.course_effects.HeterogeneousGain` fitted on all observed gains.
         """
         check_is_fitted(self)
         Xg = _matrix(X_gain, GAIN_FEATURES, "X_gain")
+        # Rankers pickled before the heterogeneous prior existed have the band prior only.
+        name = getattr(self, "gain_prior", "band") if prior is None else prior
+        if name not in GAIN_PRIORS:
+            raise ValueError(f"prior must be one of {GAIN_PRIORS}, got {name!r}")
+        if name == "heterogeneous":
+            return self.heterogeneous_.predict(Xg, self.predict_baseline(Xg))
         z = np.nan_to_num(Xg[:, _I_SCORE_EFFECT].astype(np.float64), nan=0.0)
         course = np.maximum(1.0 + self.score_effect_weight * z, MIN_COURSE_FACTOR)
         return self._band_fit(Xg) * self.typical_gain_ * course
@@ -392,8 +425,9 @@ class CourseRanker(BaseEstimator):
         with _threads(self.n_threads):
             return _in_blocks(self.gain_model_.predict, Xg)
 
-    def predict_gain(self, X_gain) -> np.ndarray:
-        """Level gain per band row that completing the course adds.
+    def predict_gain(self, X_gain, prior: str | None = None) -> np.ndarray:
+        """Level gain per band row that completing the course adds (`prior`: which gain prior,
+        default `gain_prior`).
 
         Empirical Bayes between the learned model and the prior: with n observed effects of
         the band, the learned gain weighs n / (n + gain_shrinkage). Observed gains are
@@ -401,11 +435,11 @@ class CourseRanker(BaseEstimator):
         learned model mostly echoes noise, and the prior (`predict_gain_prior`) decides.
         """
         Xg = _matrix(X_gain, GAIN_FEATURES, "X_gain")
-        prior = self.predict_gain_prior(Xg)
+        base = self.predict_gain_prior(Xg, prior)
         learned = self.predict_learned_gain(Xg)
         n = np.maximum(np.nan_to_num(Xg[:, _I_N_EFFECT].astype(np.float64), nan=0.0), 0.0)
         weight = np.where(np.isnan(learned), 0.0, n / np.maximum(n + self.gain_shrinkage, 1e-12))
-        return weight * np.nan_to_num(learned, nan=0.0) + (1.0 - weight) * prior
+        return weight * np.nan_to_num(learned, nan=0.0) + (1.0 - weight) * base
 
 
 def expected_utility(

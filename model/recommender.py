@@ -1,118 +1,67 @@
 """`TrainingPathRecommender`: candidates + learned ranker, trained on point-in-time snapshots.
 
-Training. For each snapshot date d the features are built from what was known at d
-(`features.build.build_features`, `features.plan_input.employee_view`) and the labels from what
-followed in (d, d + horizon] (`features.labels.enrollment_outcomes`): every enrollment started
-there is a (features at d, completed?) example, and every completed one whose level change was
-observed gives (features at d, gain) examples per course competency. The ranker is fitted on
-all snapshots together. The course knowledge used to score (observed completion rates and
-effects, post-test value added, popularity) and the collaborative similarity are taken at the
-last snapshot, or at the date of `course_features` when given (e.g. today's features when
-training for serving). The post-test value added (`features.pair_features.course_score_effects`)
-is computed here, at every snapshot from the enrollments known then, because `FeatureSet`s do
-not carry it; course frames passed to `score` without it reuse the one learnt at fit.
+Training. `fit` takes its components (`model.recommender_inputs`): the examples of every
+feature snapshot d (features from what was known at d, labels from what followed in
+(d, d + horizon]: every enrollment started there is a (features at d, completed?) example,
+every completed one whose level change was observed gives (features at d, gain) examples per
+course competency) and the course knowledge used to score (observed completion rates and
+effects, post-test value added, popularity, the completions the collaborative candidates
+learn from, the catalog); the candidate generator is a parameter. `fit(tables, dates, ...)`
+builds both components from the tables (by default the course knowledge at the last
+snapshot, or at the date of `course_features` when given, e.g. today's features when training
+for serving). The ranker is fitted on all snapshots together.
 
-Scoring. `score(view)` returns the long frame `model.path_builder.candidates_from_frame` reads:
-one row per (nip, candidate course, course competency) with p_complete, expected_gain (the level
-gain if completed; the path builder multiplies by p_complete itself) and rank_score (the
-expected gap closure per JP, `model.ranker.expected_utility` / hours: the path builder's own
-criterion, which also orders its fill to the yearly minimum), best course first per employee.
-On the demo data, ordering by closure per JP rather than closure raised both the paths' true
-gap closure per JP and the holdout NDCG@10 (`experiments/gap_closure_study.py`). Every
-number of an employee depends only on that employee's rows of the view and on the fitted
-state, so scoring one employee alone gives what they get in a batch.
+Gain model. The ranker fits every gain prior of `model.ranker.GAIN_PRIORS` (the band prior
+and the heterogeneous course effects of `model.course_effects`); with
+``gain_prior="select"`` the one whose paths close the most gap, estimated from observed
+outcomes on a time split inside the training data (`model.gain_selection`), serves, and
+`gain_selection_` records every candidate's estimate.
+
+Scoring. `scored_candidates(view)` returns the long frame
+`model.path_builder.candidates_from_frame` reads: one row per (nip, candidate course, course
+competency) with p_complete, expected_gain (the level gain if completed; the path builder
+multiplies by p_complete itself) and rank_score (the expected gap closure per JP,
+`model.ranker.expected_utility` / hours: the path builder's own criterion, which also orders
+its fill to the yearly minimum), best course first per employee. On the demo data, ordering
+by closure per JP rather than closure raised both the paths' true gap closure per JP and the
+holdout NDCG@10 (`experiments/gap_closure_study.py`). Every number of an employee depends only
+on that employee's rows of the view and on the fitted state, so scoring one employee alone
+gives what they get in a batch. `score(view)` is scikit-learn's scalar: the mean expected gap
+closure of the paths the path builder makes from these candidates, by the recommender's own
+estimates (a diagnostic; the gate judges plans with `model.benefit`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from features import columns as c
-from features.as_of import AsOfLike, tables_as_of, to_as_of
-from features.build import build_features
-from features.labels import (
-    CHANGE,
-    COMPLETED,
-    ENROLLMENT,
-    GAIN,
-    TRAINED,
-    enrollment_outcomes,
-    level_changes,
-)
-from features.pair_features import (
-    GAIN_FEATURES,
-    LEVEL_FEATURES,
-    SCORE_EFFECT,
-    CourseKnowledge,
-    EmployeeArrays,
-    concat_ranges,
-    course_score_effects,
-    level_matrix,
-    pair_matrix,
-    score_readiness,
-)
-from features.plan_input import EmployeeView, employee_view
+from features.as_of import AsOfLike
+from features.pair_features import CourseKnowledge, EmployeeArrays, concat_ranges, pair_matrix
+from features.plan_input import EmployeeView
 from model.candidates import CandidateGenerator, history_matrices
+from model.gain_selection import select_gain_prior
 from model.path_builder import EXPECTED_GAIN, P_COMPLETE, RANK_SCORE, Candidates, Catalog
-from model.ranker import CourseRanker, expected_utility
+from model.ranker import GAIN_PRIORS, CourseRanker, expected_utility
+from model.recommender_inputs import (
+    ScoringKnowledge,
+    TrainingExamples,
+    knowledge_from,
+    scoring_knowledge,
+    training_examples,
+)
 
 SCORE_COLUMNS = (c.NIP, c.COURSE_ID, c.COMPETENCY_ID, P_COMPLETE, EXPECTED_GAIN, RANK_SCORE)
-
-
-def with_score_effects(
-    courses: pd.DataFrame, tables: Mapping[str, pd.DataFrame], as_of: AsOfLike
-) -> pd.DataFrame:
-    """`courses` plus the `SCORE_EFFECT` column, from the enrollments known at `as_of`."""
-    return courses.assign(
-        **{SCORE_EFFECT: score_effects_at(tables, as_of, courses[c.COURSE_ID].astype(str))}
-    )
-
-
-def score_effects_at(
-    tables: Mapping[str, pd.DataFrame], as_of: AsOfLike, course_ids: Iterable[str]
-) -> np.ndarray:
-    """`course_score_effects` of `course_ids` from what was known at `as_of`."""
-    t = tables_as_of(tables, as_of)
-    enrollments = t[c.ENROLLMENTS]
-    ready = score_readiness(t, enrollments, t.as_of)
-    return course_score_effects(enrollments, pd.Index(list(course_ids), dtype=object), ready)
-
-
-def _knowledge_from(
-    frames: object,
-    competency_ids: Sequence[str],
-    score_effects: pd.Series | None = None,
-) -> CourseKnowledge:
-    """CourseKnowledge from a FeatureSet-like object or a (courses, course_competencies) pair.
-
-    Course frames without a `SCORE_EFFECT` column take it from `score_effects` (by course id):
-    FeatureSets do not carry it, and the effect learned at fit is the best one known.
-    """
-    if isinstance(frames, CourseKnowledge):
-        return frames
-    if hasattr(frames, "courses") and hasattr(frames, "course_competencies"):
-        courses, bands = frames.courses, frames.course_competencies
-        as_of = getattr(frames, "as_of", None)
-    elif isinstance(frames, tuple) and len(frames) == 2:
-        courses, bands, as_of = frames[0], frames[1], None
-    else:
-        raise TypeError(
-            "course frames must be a FeatureSet, a CourseKnowledge or "
-            "(courses, course_competencies)"
-        )
-    if SCORE_EFFECT not in courses and score_effects is not None:
-        ids = courses[c.COURSE_ID].astype(str).to_numpy(dtype=object)
-        courses = courses.assign(**{SCORE_EFFECT: score_effects.reindex(ids).to_numpy()})
-    return CourseKnowledge.from_frames(courses, bands, competency_ids, as_of=as_of)
 
 
 class TrainingPathRecommender(BaseEstimator):
@@ -133,6 +82,11 @@ class TrainingPathRecommender(BaseEstimator):
         (`model.ranker.expected_utility`); 0 turns growth candidates off.
     ranker : CourseRanker or None
         Unfitted ranker to clone; None means `CourseRanker(random_state=random_state)`.
+    candidate_generator : CandidateGenerator or None
+        Unfitted candidate generator to clone; None builds one from `n_candidates`,
+        `use_collaborative`, `collaborative_share`, `level_tolerance` and `growth_weight`.
+    gain_prior : {"select", "band", "heterogeneous"}
+        The ranker's gain prior; "select" chooses by estimated benefit (`model.gain_selection`).
     max_train_pairs : int
         Training pairs (and, separately, gain examples) are subsampled to at most this many.
     chunk_size : int
@@ -144,8 +98,9 @@ class TrainingPathRecommender(BaseEstimator):
     --------
     >>> rec = TrainingPathRecommender(n_candidates=30, random_state=0)
     >>> rec.fit(tables, ["2023-09-30", "2024-09-30"])  # doctest: +SKIP
-    >>> scored = rec.score(view)  # doctest: +SKIP
+    >>> scored = rec.scored_candidates(view)  # doctest: +SKIP
     >>> nips, ids, scores = rec.recommend(view, n=5)  # doctest: +SKIP
+    >>> rec.score(view)  # mean expected gap closure of its paths  # doctest: +SKIP
     """
 
     _parameter_constraints: dict = {
@@ -155,6 +110,8 @@ class TrainingPathRecommender(BaseEstimator):
         "level_tolerance": [Interval(Real, 0, None, closed="left")],
         "growth_weight": [Interval(Real, 0, 1, closed="both")],
         "ranker": [HasMethods(["fit", "predict_complete", "predict_gain"]), None],
+        "candidate_generator": [HasMethods(["fit", "generate"]), None],
+        "gain_prior": [StrOptions({"select", *GAIN_PRIORS})],
         "max_train_pairs": [Interval(Integral, 1, None, closed="left")],
         "chunk_size": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
@@ -168,6 +125,8 @@ class TrainingPathRecommender(BaseEstimator):
         level_tolerance: float = 0.5,
         growth_weight: float = 0.1,
         ranker: CourseRanker | None = None,
+        candidate_generator: CandidateGenerator | None = None,
+        gain_prior: str = "select",
         max_train_pairs: int = 400_000,
         chunk_size: int = 10_000,
         random_state: int | None = None,
@@ -178,6 +137,8 @@ class TrainingPathRecommender(BaseEstimator):
         self.level_tolerance = level_tolerance
         self.growth_weight = growth_weight
         self.ranker = ranker
+        self.candidate_generator = candidate_generator
+        self.gain_prior = gain_prior
         self.max_train_pairs = max_train_pairs
         self.chunk_size = chunk_size
         self.random_state = random_state
@@ -186,62 +147,47 @@ class TrainingPathRecommender(BaseEstimator):
 
     def fit(
         self,
-        tables: Mapping[str, pd.DataFrame],
-        snapshot_dates: Iterable[AsOfLike],
+        X: TrainingExamples | Mapping[str, pd.DataFrame],
+        snapshot_dates: Iterable[AsOfLike] | None = None,
         horizon_days: int = 365,
         course_features: object | None = None,
+        *,
+        knowledge: ScoringKnowledge | None = None,
     ) -> TrainingPathRecommender:
-        """Fit on (features at d, outcomes in (d, d + horizon_days]) for every snapshot d.
+        """Fit on `TrainingExamples` and the `ScoringKnowledge` to score with.
 
-        `course_features` (a `FeatureSet`, or `(courses, course_competencies)` frames) sets
-        the course knowledge used to score; by default the features at the last snapshot.
-        Snapshots whose window runs past the data see fewer outcomes: choose them so that
-        d + horizon_days is within the history.
+        Convenience: `fit(tables, snapshot_dates, horizon_days, course_features)` builds
+        both from the tables (`model.recommender_inputs.training_examples` and
+        `scoring_knowledge`; `course_features`, a `FeatureSet` or `(courses,
+        course_competencies)` frames, sets the course knowledge, by default the features at
+        the last snapshot).
         """
         self._validate_params()
-        dates = sorted({to_as_of(d) for d in snapshot_dates})
-        if not dates:
-            raise ValueError("snapshot_dates is empty")
-        if int(horizon_days) < 1:
-            raise ValueError("horizon_days must be at least 1")
-        timings: dict[str, float] = {"features": 0.0, "labels": 0.0, "pairs": 0.0}
-        competency_ids = tuple(tables[c.COMPETENCIES][c.COMPETENCY_ID].astype(str))
-        # (X, target) blocks per snapshot of the completion, gain and baseline examples.
-        blocks: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {
-            "pair": [],
-            "gain": [],
-            "level": [],
-        }
-        last_features = None
-        for d in dates:
-            t0 = time.perf_counter()
-            fs = build_features(tables, d)
-            view = employee_view(tables, fs)
-            t1 = time.perf_counter()
-            end = d + pd.Timedelta(days=int(horizon_days))
-            outcomes = enrollment_outcomes(tables, d, end)
-            changes = level_changes(tables, d, end)
-            t2 = time.perf_counter()
-            knowledge = CourseKnowledge.from_frames(
-                with_score_effects(fs.courses, tables, d),
-                fs.course_competencies,
-                competency_ids,
-                as_of=fs.as_of,
+        if isinstance(X, TrainingExamples):
+            examples = X
+            if knowledge is None:
+                raise ValueError("fit on TrainingExamples needs the ScoringKnowledge")
+        else:
+            if snapshot_dates is None:
+                raise ValueError("fit on tables needs snapshot_dates")
+            examples = training_examples(
+                X, snapshot_dates, horizon_days, evidence=self.gain_prior == "select"
             )
-            employees = EmployeeArrays.from_view(view, knowledge.competency_ids)
-            Xp, y, Xg, g = _training_examples(employees, knowledge, outcomes)
-            blocks["pair"].append((Xp, y))
-            blocks["gain"].append((Xg, g))
-            blocks["level"].append(_baseline_examples(employees, changes))
-            last_features = fs
-            timings["features"] += t1 - t0
-            timings["labels"] += t2 - t1
-            timings["pairs"] += time.perf_counter() - t2
+            if knowledge is None:
+                frames = examples.last_features if course_features is None else course_features
+                knowledge = scoring_knowledge(
+                    X, examples.snapshot_dates[-1], examples.competency_ids, frames
+                )
+        return self._fit(examples, knowledge)
 
+    def _fit(
+        self, examples: TrainingExamples, knowledge: ScoringKnowledge
+    ) -> TrainingPathRecommender:
+        timings = dict(examples.timings)
         rng = check_random_state(self.random_state)
-        X_pair, y = self._stack(blocks["pair"], rng)
-        X_gain, g = self._stack(blocks["gain"], rng)
-        X_level, dl = self._stack(blocks["level"], rng)
+        X_pair, y = self._stack(examples.pair, rng)
+        X_gain, g = self._stack(examples.gain, rng)
+        X_level, dl = self._stack(examples.level, rng)
         if len(y) == 0:
             raise ValueError("no resolved enrollment follows any snapshot date")
 
@@ -255,39 +201,45 @@ class TrainingPathRecommender(BaseEstimator):
         timings["ranker"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        knowledge_frames = last_features if course_features is None else course_features
-        as_of = getattr(knowledge_frames, "as_of", None)
-        as_of = dates[-1] if as_of is None else to_as_of(as_of)
-        known = tables_as_of(tables, as_of)[c.ENROLLMENTS]
-        course_ids = pd.Index(tables[c.COURSES][c.COURSE_ID].astype(str), dtype=object)
-        self.score_effects_ = pd.Series(
-            score_effects_at(tables, as_of, course_ids), index=course_ids
+        self.score_effects_ = knowledge.score_effects
+        self.courses_ = knowledge.courses
+        generator = (
+            CandidateGenerator(
+                n_candidates=self.n_candidates,
+                use_collaborative=self.use_collaborative,
+                collaborative_share=self.collaborative_share,
+                level_tolerance=self.level_tolerance,
+                score_effect_weight=getattr(self.ranker_, "score_effect_weight", 0.0),
+                growth=self.growth_weight > 0,
+            )
+            if self.candidate_generator is None
+            else clone(self.candidate_generator)
         )
-        self.courses_ = _knowledge_from(knowledge_frames, competency_ids, self.score_effects_)
-        completed = known.loc[(known[c.STATUS] == "completed").to_numpy(dtype=bool)]
-        self.candidates_ = CandidateGenerator(
-            n_candidates=self.n_candidates,
-            use_collaborative=self.use_collaborative,
-            collaborative_share=self.collaborative_share,
-            level_tolerance=self.level_tolerance,
-            score_effect_weight=getattr(self.ranker_, "score_effect_weight", 0.0),
-            growth=self.growth_weight > 0,
-        ).fit(completed[[c.NIP, c.COURSE_ID]], self.courses_)
-        self.catalog_frames_ = (
-            tables[c.COURSES],
-            tables[c.COURSE_COMPETENCIES],
-            tables.get(c.COURSE_PREREQUISITES),
-            tables[c.COMPETENCIES],
-        )
+        self.candidates_ = generator.fit(knowledge.completed, self.courses_)
+        self.catalog_frames_ = knowledge.catalog_frames
         self.catalog_ = Catalog.from_frames(*self.catalog_frames_)
         timings["knowledge"] = time.perf_counter() - t0
 
-        self.competency_ids_ = competency_ids
-        self.snapshot_dates_ = tuple(dates)
-        self.horizon_days_ = int(horizon_days)
+        self.competency_ids_ = examples.competency_ids
+        self.snapshot_dates_ = examples.snapshot_dates
+        self.horizon_days_ = examples.horizon_days
         self.n_train_pairs_ = int(len(y))
         self.n_train_gains_ = int(np.isfinite(g).sum())
         self.n_train_levels_ = int(len(dl))
+
+        t0 = time.perf_counter()
+        priors = GAIN_PRIORS
+        self.gain_selection_: dict[str, Any]
+        if self.gain_prior != "select":
+            self.gain_selection_ = {"chosen": self.gain_prior, "reason": "fixed"}
+        elif not hasattr(self.ranker_, "heterogeneous_"):
+            self.gain_selection_ = {"chosen": None, "reason": "ranker has one gain model"}
+        else:
+            self.gain_selection_ = select_gain_prior(
+                self, examples, priors, lambda blocks: self._stack(blocks, rng)
+            )
+        self.gain_prior_ = self.gain_selection_["chosen"]
+        timings["gain_selection"] = time.perf_counter() - t0
         self.fit_timings_ = timings
         return self
 
@@ -316,7 +268,37 @@ class TrainingPathRecommender(BaseEstimator):
 
     # --- scoring -------------------------------------------------------------------------------
 
-    def score(self, view: EmployeeView, course_frames: object | None = None) -> pd.DataFrame:
+    def score(
+        self,
+        view: EmployeeView,
+        y: None = None,
+        jp_budget: int = 40,
+        min_jp: int = c.MIN_JP_PER_YEAR,
+    ) -> float:
+        """Mean expected gap closure (levels per employee of the view) of the paths the path
+        builder makes from this recommender's candidates, by its own estimates (sum over a
+        path's steps of `PathStep.score`, P(complete) x min(gain, gap)); aimed from the
+        measured levels. scikit-learn's `score` contract: higher is better; `y` is unused.
+        """
+        from model.path_builder import build_paths
+        from model.planner import employee_states_from_view
+
+        check_is_fitted(self)
+        states = employee_states_from_view(view)
+        if not states:
+            return float("nan")
+        paths = build_paths(
+            states,
+            self.score_candidates(view, self.catalog_),
+            self.catalog_,
+            jp_budget=int(jp_budget),
+            min_jp=min(int(min_jp), int(jp_budget)),
+        )
+        return float(np.mean([sum(step.score for step in path) for path in paths]))
+
+    def scored_candidates(
+        self, view: EmployeeView, course_frames: object | None = None
+    ) -> pd.DataFrame:
         """Scored candidates, one row per (nip, course, course competency); `SCORE_COLUMNS`.
 
         Employees in view order, their courses by rank_score (best first), bands by
@@ -331,7 +313,7 @@ class TrainingPathRecommender(BaseEstimator):
     def score_candidates(
         self, view: EmployeeView, catalog: Catalog, course_frames: object | None = None
     ) -> dict[str, Candidates]:
-        """`candidates_from_frame(self.score(view), catalog)` without the frame in between.
+        """`candidates_from_frame(self.scored_candidates(view), catalog)` without the frame.
 
         The batch planner's path: the same arrays, without writing every band's NIP, course
         and competency as strings only to look them up again.
@@ -346,7 +328,7 @@ class TrainingPathRecommender(BaseEstimator):
         knowledge = (
             self.courses_
             if course_frames is None
-            else _knowledge_from(course_frames, self.competency_ids_, self.score_effects_)
+            else knowledge_from(course_frames, self.competency_ids_, self.score_effects_)
         )
         employees = EmployeeArrays.from_view(view, knowledge.competency_ids)
         taken, completed = history_matrices(view, employees.nips, knowledge.course_ids)
@@ -365,7 +347,12 @@ class TrainingPathRecommender(BaseEstimator):
             return None
         pm = pair_matrix(employees, knowledge, emp, course)
         p = self.ranker_.predict_complete(pm.X)
-        gain = self.ranker_.predict_gain(pm.gain_input())
+        prior = getattr(self, "gain_prior_", None)
+        gain = (
+            self.ranker_.predict_gain(pm.gain_input())
+            if prior is None
+            else self.ranker_.predict_gain(pm.gain_input(), prior=prior)
+        )
         gain = np.maximum(np.where(np.isnan(gain), pm.default_gain, gain), 0.0)
         # Per JP, as the path builder chooses: a course twice as long must close twice as much.
         utility = expected_utility(
@@ -392,7 +379,7 @@ class TrainingPathRecommender(BaseEstimator):
         if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         nips = view.employees[c.NIP].astype(str).to_numpy(dtype=object)
-        scored = self.score(view, course_frames)
+        scored = self.scored_candidates(view, course_frames)
         pairs = scored.drop_duplicates([c.NIP, c.COURSE_ID])
         if filter_items is not None:
             banned = pd.Index(list(filter_items), dtype=object)
@@ -514,47 +501,3 @@ class _Scored:
             str(nips[emp[a]]): Candidates(cc[a:b], p[a:b], gain[goff[a] : goff[b]], score[a:b])
             for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
         }
-
-
-def _training_examples(
-    employees: EmployeeArrays, knowledge: CourseKnowledge, outcomes: pd.DataFrame
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Pair rows with 0/1 completion, and band rows of completed pairs with observed gain."""
-    first = ~outcomes[ENROLLMENT].duplicated().to_numpy()
-    enr = outcomes.loc[first]
-    ei = employees.nips.get_indexer(enr[c.NIP].astype(str))
-    ci = knowledge.course_ids.get_indexer(enr[c.COURSE_ID].astype(str))
-    ok = (ei >= 0) & (ci >= 0)
-    pm = pair_matrix(employees, knowledge, ei[ok], ci[ok])
-    y = enr[COMPLETED].to_numpy(dtype=np.float64)[ok]
-
-    # Match observed (enrollment, competency) gains to the pairs' band rows.
-    pair_of_enrollment = np.full(int(outcomes[ENROLLMENT].max()) + 1 if len(enr) else 0, -1)
-    pair_of_enrollment[enr[ENROLLMENT].to_numpy()[ok]] = np.arange(int(ok.sum()))
-    n_comp = max(len(knowledge.competency_ids), 1)
-    band_key = pm.entry_pair * n_comp + knowledge.entry_comp[pm.entry_pos]
-    seen = outcomes.loc[outcomes[GAIN].notna().to_numpy() & (outcomes[COMPLETED] == 1).to_numpy()]
-    pair = pair_of_enrollment[seen[ENROLLMENT].to_numpy()] if len(seen) else np.zeros(0, int)
-    comp = knowledge.competency_ids.get_indexer(seen[c.COMPETENCY_ID].astype(str))
-    valid = (pair >= 0) & (comp >= 0)
-    key = pair[valid] * n_comp + comp[valid]
-    pos = np.searchsorted(band_key, key)
-    pos_ok = np.minimum(pos, max(len(band_key) - 1, 0))
-    hit = (pos < len(band_key)) & (band_key[pos_ok] == key) if len(band_key) else pos < 0
-    gain = np.full(len(band_key), np.nan)
-    gain[pos[hit]] = seen[GAIN].to_numpy(dtype=np.float64)[valid][hit]
-    rows = np.flatnonzero(~np.isnan(gain))
-    X_gain = np.hstack([pm.X[pm.entry_pair[rows]], pm.band_X[rows]])
-    return pm.X, y, X_gain.reshape(len(rows), len(GAIN_FEATURES)), gain[rows]
-
-
-def _baseline_examples(
-    employees: EmployeeArrays, changes: pd.DataFrame
-) -> tuple[np.ndarray, np.ndarray]:
-    """Level rows of untrained (employee, competency) pairs with their observed change."""
-    untrained = changes.loc[~changes[TRAINED].to_numpy(dtype=bool)]
-    ei = employees.nips.get_indexer(untrained[c.NIP].astype(str))
-    ki = employees.competency_ids.get_indexer(untrained[c.COMPETENCY_ID].astype(str))
-    ok = (ei >= 0) & (ki >= 0)
-    X = level_matrix(employees, ei[ok], ki[ok])
-    return X.reshape(int(ok.sum()), len(LEVEL_FEATURES)), untrained[CHANGE].to_numpy()[ok]

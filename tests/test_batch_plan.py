@@ -167,7 +167,7 @@ def test_batch_candidates_are_those_of_the_scored_frame(world):
     recommender, catalog = world["planner"].recommender, world["planner"].catalog
     view = world["view"]
     direct = recommender.score_candidates(view, catalog)
-    via_frame = candidates_from_frame(recommender.score(view), catalog)
+    via_frame = candidates_from_frame(recommender.scored_candidates(view), catalog)
     assert list(direct) == list(via_frame) and len(direct) == len(view.employees)
     for nip, got in direct.items():
         want = via_frame[nip]

@@ -27,6 +27,7 @@ from sklearn.exceptions import NotFittedError
 
 from features import columns as c
 from features.competency import CURRENT_LEVEL, GAP, REQUIRED, STALENESS_DAYS
+from features.level_estimates import LEVEL_MEAN
 from features.pair_features import (
     BAND_FEATURES,
     GAIN_FEATURES,
@@ -268,6 +269,16 @@ def test_band_features_one_row_per_band():
     a = out.iloc[2]
     assert a["band_in_band"] == 0  # level 3 is at A's target
     assert set(BAND_FEATURES) <= set(out.columns)
+    assert out["band_level_mean"].isna().all()  # the view carries no posterior levels
+
+
+def test_band_features_carry_the_posterior_level():
+    view = make_view()
+    comp = view.competency.assign(**{LEVEL_MEAN: [2.4, 3.6, 1.8, 2.9]})
+    view = EmployeeView(view.as_of, view.employees, comp, view.completed, view.ongoing)
+    pairs = pd.DataFrame({c.NIP: [E1, E2], c.COURSE_ID: ["K", "A"]})
+    out = band_features(view, courses_frame(), bands_frame(), pairs)
+    assert out["band_level_mean"].tolist() == [2.4, 1.8, 2.9]
 
 
 def test_pair_features_reject_unknown_ids():

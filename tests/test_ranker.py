@@ -267,7 +267,7 @@ def _pairs(scored: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_effective_rare_course_beats_popular_ineffective_one(fitted, view):
-    scored = _pairs(fitted.score(view))
+    scored = _pairs(fitted.scored_candidates(view))
     for i in GROUPS["F"]:
         eff, pop = scored.loc[(nip(i), "EFF")], scored.loc[(nip(i), "POP")]
         assert eff[EXPECTED_GAIN] > pop[EXPECTED_GAIN] + 0.3
@@ -278,7 +278,7 @@ def test_effective_rare_course_beats_popular_ineffective_one(fitted, view):
 
 
 def test_mode_the_person_drops_gets_lower_completion(fitted, view):
-    p = _pairs(fitted.score(view))[P_COMPLETE]
+    p = _pairs(fitted.scored_candidates(view))[P_COMPLETE]
     for i in GROUPS["M"]:
         assert p.loc[(nip(i), "CL2")] < p.loc[(nip(i), "CO2")] - 0.2
     dropper, fresh = nip(100), nip(130)
@@ -286,7 +286,7 @@ def test_mode_the_person_drops_gets_lower_completion(fitted, view):
 
 
 def test_never_recommends_completed_ongoing_or_inactive(fitted, view):
-    scored = fitted.score(view)
+    scored = fitted.scored_candidates(view)
     done = set(zip(view.completed[c.NIP], view.completed[c.COURSE_ID], strict=True))
     assert done  # the check is not vacuous
     pairs = set(zip(scored[c.NIP], scored[c.COURSE_ID], strict=True))
@@ -311,7 +311,7 @@ def test_fit_returns_self_and_learns_state(tables):
 
 def test_not_fitted_raises(view):
     with pytest.raises(NotFittedError):
-        TrainingPathRecommender().score(view)
+        TrainingPathRecommender().scored_candidates(view)
     with pytest.raises(NotFittedError):
         CourseRanker().predict_complete(np.zeros((1, len(PAIR_FEATURES))))
 
@@ -328,7 +328,7 @@ def test_bad_parameters_and_inputs_raise(tables, view, fitted):
 
 
 def test_score_layout_feeds_the_path_builder(fitted, view):
-    scored = fitted.score(view)
+    scored = fitted.scored_candidates(view)
     assert tuple(scored.columns) == SCORE_COLUMNS
     assert scored[P_COMPLETE].between(0, 1).all() and (scored[EXPECTED_GAIN] >= 0).all()
     # Courses ordered by rank_score within each employee, employees in view order.
@@ -342,13 +342,13 @@ def test_score_layout_feeds_the_path_builder(fitted, view):
 
 
 def test_batch_equals_single_and_pickle_round_trip(fitted, view):
-    batch = fitted.score(view)
+    batch = fitted.scored_candidates(view)
     restored = pickle.loads(pickle.dumps(fitted))
     for i in (0, 45, 100, 135):
-        single = fitted.score(view.subset([nip(i)]))
+        single = fitted.scored_candidates(view.subset([nip(i)]))
         expected = batch.loc[batch[c.NIP] == nip(i)].reset_index(drop=True)
         pd.testing.assert_frame_equal(single, expected)
-        pd.testing.assert_frame_equal(restored.score(view.subset([nip(i)])), expected)
+        pd.testing.assert_frame_equal(restored.scored_candidates(view.subset([nip(i)])), expected)
     nips, ids, scores = fitted.recommend(view, n=4)
     n1, i1, s1 = fitted.recommend(view.subset([nip(7)]), n=4)
     row = list(nips).index(nip(7))
@@ -357,17 +357,19 @@ def test_batch_equals_single_and_pickle_round_trip(fitted, view):
 
 def test_course_knowledge_defaults_to_the_last_snapshot(tables, fitted, view):
     last = build_features(tables, SNAPSHOTS[-1])
-    pd.testing.assert_frame_equal(fitted.score(view, last), fitted.score(view))
+    pd.testing.assert_frame_equal(
+        fitted.scored_candidates(view, last), fitted.scored_candidates(view)
+    )
     # Knowledge at the scoring date: EFF's effect is now better known, and still wins.
     now = build_features(tables, SCORE_DATE)
-    scored = _pairs(fitted.score(view, now))
+    scored = _pairs(fitted.scored_candidates(view, now))
     assert scored.loc[(nip(130), "EFF"), RANK_SCORE] > scored.loc[(nip(130), "POP"), RANK_SCORE]
     later = TrainingPathRecommender(ranker=CourseRanker(max_iter=20)).fit(
         tables, SNAPSHOTS, course_features=now
     )
     assert later.courses_.as_of == pd.Timestamp(SCORE_DATE)
     with pytest.raises(TypeError, match="course frames"):
-        fitted.score(view, "2024-01-01")
+        fitted.scored_candidates(view, "2024-01-01")
 
 
 def test_rank_score_is_the_expected_closure_per_jp(tables, fitted, view):
@@ -375,8 +377,8 @@ def test_rank_score_is_the_expected_closure_per_jp(tables, fitted, view):
     # doubles its rank score, and the path builder's own criterion is the ranking's.
     courses, bands = tables[c.COURSES], tables[c.COURSE_COMPETENCIES]
     short = courses.assign(**{c.HOURS_JP: np.where(courses[c.COURSE_ID] == "EFF", 8, 16)})
-    before = _pairs(fitted.score(view, (courses, bands)))[RANK_SCORE]
-    after = _pairs(fitted.score(view, (short, bands)))[RANK_SCORE]
+    before = _pairs(fitted.scored_candidates(view, (courses, bands)))[RANK_SCORE]
+    after = _pairs(fitted.scored_candidates(view, (short, bands)))[RANK_SCORE]
     key = (nip(130), "EFF")
     assert after.loc[key] == pytest.approx(2 * before.loc[key])
     assert after.loc[(nip(130), "POP")] == pytest.approx(before.loc[(nip(130), "POP")])
@@ -384,7 +386,7 @@ def test_rank_score_is_the_expected_closure_per_jp(tables, fitted, view):
 
 def test_chunked_scoring_equals_one_chunk(fitted, view):
     small = pickle.loads(pickle.dumps(fitted)).set_params(chunk_size=7)
-    pd.testing.assert_frame_equal(small.score(view), fitted.score(view))
+    pd.testing.assert_frame_equal(small.scored_candidates(view), fitted.scored_candidates(view))
 
 
 # --- demo data: the learned completion model tracks the hidden truth -----------------------
@@ -398,7 +400,7 @@ def demo():
     rec = TrainingPathRecommender(n_candidates=30, random_state=0)
     rec.fit(data.tables, ["2023-09-30", "2024-09-30", "2025-09-30"])
     demo_view = employee_view(data.tables, build_features(data.tables, "2026-09-30"))
-    return data, rec, demo_view, rec.score(demo_view)
+    return data, rec, demo_view, rec.scored_candidates(demo_view)
 
 
 def test_demo_completion_model_learns_the_truth(demo):
@@ -447,7 +449,7 @@ def test_demo_scores_respect_the_rules(demo):
     assert len(candidates_from_frame(scored, rec.catalog_)) == scored[c.NIP].nunique()
     for who in demo_view.employees[c.NIP].iloc[[0, 50, 100]]:
         expected = scored.loc[scored[c.NIP] == who].reset_index(drop=True)
-        pd.testing.assert_frame_equal(rec.score(demo_view.subset([who])), expected)
+        pd.testing.assert_frame_equal(rec.scored_candidates(demo_view.subset([who])), expected)
 
 
 # --- the ranker alone ----------------------------------------------------------------------

@@ -127,7 +127,7 @@ def planner_paths(
     from model.path_inputs import paths_to_frame
 
     if scored is None:
-        scored = planner.recommender.score(view)
+        scored = planner.recommender.scored_candidates(view)
     built = planner.paths(view, risks=risks, scored=scored)
     return paths_to_frame(list(built), list(built.values()))
 
@@ -178,7 +178,7 @@ def evaluate_plans(
     risks = planner.risks(view)
     paths: dict[str, pd.DataFrame] = {}
     report_step(progress, "plans: planner")
-    scored = planner.recommender.score(view)
+    scored = planner.recommender.scored_candidates(view)
     paths["planner"] = planner_paths(planner, view, risks, scored)
     if config.ablations:
         paths["planner_no_risk"] = planner_paths(planner, view, None, scored)

@@ -26,6 +26,7 @@ from features.as_of import latest_date
 from features.build import feature_cache
 from features.io import load_dataset
 from features.settings import Settings
+from model.gain_selection import selection_metrics as gain_selection_metrics
 from training_pipeline.fitting import (
     RISK_FRAMES,
     fit_mentor_scorer,
@@ -133,6 +134,7 @@ def run_training(
     comparison = _comparison_table(ranking_rows, plan_rows)
     metrics = _flat_metrics(comparison, risk_metrics, mentor_metrics)
     metrics.update(mentor_selection_metrics(planner.mentor_scorer))
+    metrics.update(gain_selection_metrics(planner.recommender))  # which gain model serves
 
     report_step(progress, "logging to MLflow")
     tracking.configure(settings)
@@ -162,6 +164,7 @@ def run_training(
         "mentor_fallback": getattr(planner.mentor_scorer, "fallback_reason_", None) or "none",
         "mentor_scorer": getattr(planner.mentor_scorer, "model_name_", None) or "none",
         "mentor_selection": (getattr(planner.mentor_scorer, "selection_reason_", "") or "")[:500],
+        "gain_prior": str(getattr(planner.recommender, "gain_prior_", None) or "none"),
     }
     version = None
     decision = None
