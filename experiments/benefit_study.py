@@ -8,7 +8,8 @@ gate uses on real data (`training_pipeline.evaluate.gap_closure_estimated`, fitt
 outcomes only, with its bootstrap interval). The oracle (`evaluate.oracle_paths`: the path
 builder fed the true completion probabilities, gains and levels) gives the best possible
 paths. With `--holdout`, the gate metric itself (plans made at the holdout cutoff by models
-fitted before it, `train.evaluate_holdout`) is added per policy. Models never read the truth.
+fitted before it, `training_pipeline.holdout.evaluate_holdout`) is added per policy. Models
+never read the truth.
 
     .venv/bin/python -m experiments.benefit_study --sizes 1000 5000 --seeds 1 2 3 4 5
 
@@ -39,6 +40,7 @@ from features.io import load_dataset  # noqa: E402
 from features.plan_input import employee_view  # noqa: E402
 from model.ranker import GAIN_PRIORS  # noqa: E402
 from training_pipeline import evaluate, train  # noqa: E402
+from training_pipeline.holdout import evaluate_holdout, evaluation_view  # noqa: E402
 
 RESULTS = Path("experiments/results")
 POLICIES = ("planner", "content", "als", "popularity")
@@ -66,9 +68,7 @@ def run_one(employees: int, seed: int, workdir: Path, holdout: bool = False) -> 
     planner = train.fit_planner(tables, as_of, config)
     planner.mentor_scorer = None  # mentor pairing is not what this study measures
     rows, _, _ = train.evaluate_plans(tables, planner, as_of, config, truth)
-    view = train.evaluation_view(
-        employee_view(tables, build_features(tables, as_of)), tables, config
-    )
+    view = evaluation_view(employee_view(tables, build_features(tables, as_of)), tables, config)
     oracle = evaluate.oracle_paths(truth, view, planner.catalog, config.jp_budget, config.min_jp)
     row = evaluate.gap_closure_with_truth(truth, tables, oracle)
     broken = evaluate.path_rule_violations(oracle, view, planner.catalog, config.jp_budget)
@@ -77,7 +77,7 @@ def run_one(employees: int, seed: int, workdir: Path, holdout: bool = False) -> 
     selection = getattr(planner.recommender, "gain_selection_", {})
     gate: dict[str, dict[str, float]] = {}
     if holdout:
-        gate, _, _ = train.evaluate_holdout(tables, as_of, config)
+        gate, _, _ = evaluate_holdout(tables, as_of, config)
     out = []
     for name, values in rows.items():
         holdout_row = gate.get(name, {})

@@ -47,7 +47,7 @@ from features.mentor_pair_features import HEADROOM, mentor_pair_features
 from features.plan_input import EmployeeView, employee_view
 from model import mentor_pairing as mp
 from model.assignment import BENEFIT, DEFAULT_CAPACITY, assign
-from training_pipeline import train
+from training_pipeline import fitting, train
 
 RESULTS = Path("experiments/results")
 PAIRINGS = ("product", "highest_level", "random", "optimum")
@@ -61,7 +61,7 @@ def run_one(employees: int, seed: int, capacity: int = DEFAULT_CAPACITY) -> dict
     as_of = latest_date(tables)
     t0 = time.perf_counter()
     dates = train.snapshot_dates(train.earliest_date(tables), as_of)
-    scorer = train.fit_mentor_scorer(tables, dates, seed)
+    scorer = fitting.fit_mentor_scorer(tables, dates, seed)
     fit_seconds = time.perf_counter() - t0
     view = employee_view(tables, build_features(tables, as_of))
     t0 = time.perf_counter()

@@ -42,17 +42,18 @@ from features import columns as c  # noqa: E402
 from features.build import build_features  # noqa: E402
 from features.io import load_dataset  # noqa: E402
 from features.plan_input import employee_view  # noqa: E402
-from model.path_builder import (  # noqa: E402
+from model.path_builder import build_paths  # noqa: E402
+from model.path_inputs import (  # noqa: E402
     EXPECTED_GAIN,
     P_COMPLETE,
     EmployeeState,
-    build_paths,
     candidates_from_frame,
     paths_to_frame,
 )
 from model.planner import employee_states_from_view, with_expected_levels  # noqa: E402
 from model.ranker import GAIN_PRIORS  # noqa: E402
 from training_pipeline import evaluate, train  # noqa: E402
+from training_pipeline.holdout import evaluation_view  # noqa: E402
 
 RESULTS = Path("experiments/results")
 
@@ -66,9 +67,7 @@ def run_one(employees: int, seed: int, workdir: Path) -> dict[str, float]:
     as_of = train.latest_date(tables)
     config = train.TrainConfig(data_dir=data_dir, ablations=False, register=False, seed=seed)
     planner = train.fit_planner(tables, as_of, config)
-    view = train.evaluation_view(
-        employee_view(tables, build_features(tables, as_of)), tables, config
-    )
+    view = evaluation_view(employee_view(tables, build_features(tables, as_of)), tables, config)
     catalog = planner.catalog
     scored = planner.recommender.scored_candidates(view)
     risks = {k: float(v) for k, v in planner.risks(view).items() if pd.notna(v)}

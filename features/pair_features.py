@@ -18,7 +18,7 @@ Everything is numpy over integer codes: `EmployeeArrays` (from an `EmployeeView`
 `pair_matrix` gathers the features of any (employee index, course index) pairs. Both hold only
 what was known at their `as_of`. `pair_features` / `band_features` are the labelled-frame
 versions for exploration and tests. The post-test value added lives in
-`features.course_score_effects`; both are re-exported here for existing callers.
+`features.course_score_effects`.
 """
 
 from __future__ import annotations
@@ -35,39 +35,12 @@ from features import evaluation as ev
 from features.competency import CURRENT_LEVEL, GAP, REQUIRED, STALENESS_DAYS
 from features.course_knowledge import (
     COURSE_FEATURES,
-    PROVIDER_KINDS,
-    SCORE_EFFECT,
     CourseKnowledge,
     _columns,
     _one_hot,
-    provider_kind,
 )
-from features.course_score_effects import course_score_effects, score_readiness
 from features.level_estimates import LEVEL_MEAN
 from features.plan_input import EmployeeView
-
-__all__ = [
-    "BAND_FEATURES",
-    "COURSE_FEATURES",
-    "EMPLOYEE_FEATURES",
-    "GAIN_FEATURES",
-    "LEVEL_FEATURES",
-    "PAIR_FEATURES",
-    "PROVIDER_KINDS",
-    "SCORE_EFFECT",
-    "CourseKnowledge",
-    "EmployeeArrays",
-    "PairMatrix",
-    "band_features",
-    "band_fit",
-    "concat_ranges",
-    "course_score_effects",
-    "level_matrix",
-    "pair_features",
-    "pair_matrix",
-    "provider_kind",
-    "score_readiness",
-]
 
 #: A participant half a level below a band's min_level can still follow the course.
 BAND_TOLERANCE = 0.5
@@ -245,7 +218,7 @@ class PairMatrix:
     `entry_pair[j]` and is catalogue entry `entry_pos[j]` of `CourseKnowledge`; `band_X`
     (m x BAND_FEATURES) holds its own columns, `gap` the employee's gap on its competency,
     `required` whether the position requires it and `default_gain` the band default gain
-    (`model.path_builder.band_gain`).
+    (`model.path_inputs.band_gain`).
     """
 
     X: np.ndarray

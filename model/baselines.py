@@ -8,7 +8,7 @@
 
 One interface, in the style of `implicit`: `fit(tables, as_of)` learns from the typed tables
 cut at `as_of`; `recommend(view, n)` returns ``(nips, course_ids[n_users, n], scores)``;
-`score(view, n)` returns the long frame `model.path_builder.candidates_from_frame` reads (one
+`score(view, n)` returns the long frame `model.path_inputs.candidates_from_frame` reads (one
 row per nip, course, competency band; p_complete = 1 and expected_gain = NaN, i.e. the band
 default, because a baseline has no estimate of its own). A completed, ongoing or inactive course
 is never recommended. Scoring works on blocks of employees with dense numpy arrays and a
@@ -296,7 +296,7 @@ class ContentRuleRecommender(BaselineRecommender):
 
     Score of a course = sum over its bands on competency k of
     ``(weighted_gap_k / gap_k) * min(band_gain, gap_k) * fit``: the gap the band default would
-    close (`model.path_builder.band_gain`), weighted like the gap itself, so the largest
+    close (`model.path_inputs.band_gain`), weighted like the gap itself, so the largest
     weighted gap comes first. `fit` is 1 when the employee is inside the band (current level
     at least `min_level - band_slack` and below the target) and `underprepared_factor` when
     below it. A never-assessed competency counts from level 1, as the gaps do.

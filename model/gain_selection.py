@@ -24,7 +24,9 @@ from sklearn.base import clone
 from features import columns as c
 from features.competency import CURRENT_LEVEL, REQUIRED
 from model.benefit import GAP_CLOSED, ObservedBenefit, fit_level_drift
-from model.path_builder import Catalog, build_paths, paths_to_frame
+from model.path_builder import build_paths
+from model.path_catalog import Catalog
+from model.path_inputs import paths_to_frame
 from model.recommender_inputs import TrainingExamples
 
 #: JP budget and yearly minimum of the selection's paths (the README's plan defaults).

@@ -19,37 +19,8 @@ import pandas as pd
 
 from features.columns import COMPETENCY_ID, COURSE_ID, HOURS_JP, NIP
 from model.ranking_metrics import (
-    catalog_coverage,
-    gini,
-    hit_rate_at_k,
-    map_at_k,
-    ndcg_at_k,
-    precision_at_k,
-    ranking_metrics,
-    recall_at_k,
-    recommendation_gini,
     require_columns,
 )
-from model.risk_metrics import brier_score, calibration_table, expected_calibration_error, roc_auc
-
-__all__ = [
-    "bootstrap_mean_ci",
-    "brier_score",
-    "calibration_table",
-    "catalog_coverage",
-    "expected_calibration_error",
-    "gap_closure_per_jp",
-    "gini",
-    "hit_rate_at_k",
-    "map_at_k",
-    "ndcg_at_k",
-    "precision_at_k",
-    "ranking_metrics",
-    "recall_at_k",
-    "recommendation_gini",
-    "roc_auc",
-]
-
 
 DEFAULT_GAIN_COL = "gain"
 

@@ -39,44 +39,14 @@ import numpy as np
 import pandas as pd
 
 from features import columns as c
-from model.path_catalog import RISK_MODE_FACTOR, RISK_SHORT_FACTOR, SHORT_COURSE_JP, Catalog
+from model.path_catalog import Catalog
 from model.path_inputs import (
-    EXPECTED_GAIN,
-    P_COMPLETE,
-    PATH_COLUMNS,
-    RANK_SCORE,
     Candidates,
     EmployeeState,
     PathStep,
-    band_gain,
     candidates_from_frame,
-    employee_states,
-    paths_to_frame,
 )
 from model.path_selection import EPS, path_steps, prepare, repair, select
-
-# The path builder's public face: callers import from here; the parts live in path_catalog
-# (the catalog arrays), path_inputs (inputs and outputs) and path_selection (the search).
-__all__ = [
-    "DEFAULT_MIN_VALUE",
-    "EXPECTED_GAIN",
-    "PATH_COLUMNS",
-    "P_COMPLETE",
-    "RANK_SCORE",
-    "RISK_MODE_FACTOR",
-    "RISK_SHORT_FACTOR",
-    "SHORT_COURSE_JP",
-    "Candidates",
-    "Catalog",
-    "EmployeeState",
-    "PathStep",
-    "band_gain",
-    "build_path",
-    "build_paths",
-    "candidates_from_frame",
-    "employee_states",
-    "paths_to_frame",
-]
 
 #: Below this expected gap closure (in levels) a course is not worth picking for its value;
 #: it may still be chosen to reach `min_jp`.

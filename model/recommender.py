@@ -18,7 +18,7 @@ outcomes on a time split inside the training data (`model.gain_selection`), serv
 `gain_selection_` records every candidate's estimate.
 
 Scoring. `scored_candidates(view)` returns the long frame
-`model.path_builder.candidates_from_frame` reads: one row per (nip, candidate course, course
+`model.path_inputs.candidates_from_frame` reads: one row per (nip, candidate course, course
 competency) with p_complete, expected_gain (the level gain if completed; the path builder
 multiplies by p_complete itself) and rank_score (the expected gap closure per JP,
 `model.ranker.expected_utility` / hours: the path builder's own criterion, which also orders
@@ -51,7 +51,8 @@ from features.pair_features import CourseKnowledge, EmployeeArrays, concat_range
 from features.plan_input import EmployeeView
 from model.candidates import CandidateGenerator, history_matrices
 from model.gain_selection import select_gain_prior
-from model.path_builder import EXPECTED_GAIN, P_COMPLETE, RANK_SCORE, Candidates, Catalog
+from model.path_catalog import Catalog
+from model.path_inputs import EXPECTED_GAIN, P_COMPLETE, RANK_SCORE, Candidates
 from model.ranker import GAIN_PRIORS, CourseRanker, expected_utility
 from model.recommender_inputs import (
     ScoringKnowledge,

@@ -27,12 +27,14 @@ import pandas as pd
 from features import columns as c
 from features.as_of import AsOfLike, tables_as_of, to_as_of
 from features.build import build_features
+from features.course_knowledge import SCORE_EFFECT
 from features.course_outcomes import (
     course_post_tests,
     observed_level_changes,
     resolved_enrollments,
     untrained_level_changes,
 )
+from features.course_score_effects import course_score_effects, score_readiness
 from features.labels import (
     CHANGE,
     COMPLETED,
@@ -45,13 +47,10 @@ from features.labels import (
 from features.pair_features import (
     GAIN_FEATURES,
     LEVEL_FEATURES,
-    SCORE_EFFECT,
     CourseKnowledge,
     EmployeeArrays,
-    course_score_effects,
     level_matrix,
     pair_matrix,
-    score_readiness,
 )
 from features.plan_input import EmployeeView, employee_view
 

@@ -27,6 +27,8 @@ from sklearn.exceptions import NotFittedError
 
 from features import columns as c
 from features.competency import CURRENT_LEVEL, GAP, REQUIRED, STALENESS_DAYS
+from features.course_knowledge import provider_kind
+from features.course_score_effects import course_score_effects
 from features.level_estimates import LEVEL_MEAN
 from features.pair_features import (
     BAND_FEATURES,
@@ -36,9 +38,7 @@ from features.pair_features import (
     EmployeeArrays,
     band_features,
     band_fit,
-    course_score_effects,
     pair_features,
-    provider_kind,
 )
 from features.plan_input import EmployeeView
 from model.candidates import (

@@ -19,7 +19,7 @@ import pandas as pd
 from features import columns as c
 from features.competency import CURRENT_LEVEL, REQUIRED
 from features.plan_input import EmployeeView
-from model import metrics
+from model import metrics, ranking_metrics, risk_metrics
 from model.path_builder import build_paths
 from model.path_catalog import Catalog
 from model.path_inputs import candidates_from_frame, paths_to_frame
@@ -60,8 +60,8 @@ def ranking_report(
     nips, ids, scores = recommender.recommend(view, n=k)
     rec = recommendations_frame(nips, ids, scores)
     rel = relevant.loc[relevant[c.NIP].isin(pd.Index(nips))]
-    out = metrics.ranking_metrics(rec, rel, k=k)
-    out["catalog_coverage"] = metrics.catalog_coverage(rec, catalog_ids)
+    out = ranking_metrics.ranking_metrics(rec, rel, k=k)
+    out["catalog_coverage"] = ranking_metrics.catalog_coverage(rec, catalog_ids)
     return out
 
 
@@ -71,11 +71,11 @@ def risk_report(
     """AUC / Brier / ECE of the risk model next to the past-rate baseline, same people."""
     y = np.asarray(y_true, dtype=float)
     out = {
-        "risk_auc": metrics.roc_auc(y, p_model),
-        "risk_brier": metrics.brier_score(y, p_model),
-        "risk_ece": metrics.expected_calibration_error(y, p_model),
-        "risk_baseline_auc": metrics.roc_auc(y, p_baseline),
-        "risk_baseline_brier": metrics.brier_score(y, np.clip(p_baseline, 0, 1)),
+        "risk_auc": risk_metrics.roc_auc(y, p_model),
+        "risk_brier": risk_metrics.brier_score(y, p_model),
+        "risk_ece": risk_metrics.expected_calibration_error(y, p_model),
+        "risk_baseline_auc": risk_metrics.roc_auc(y, p_baseline),
+        "risk_baseline_brier": risk_metrics.brier_score(y, np.clip(p_baseline, 0, 1)),
         "risk_n": float(len(y)),
         "risk_positive_rate": float(np.mean(y)) if len(y) else float("nan"),
     }

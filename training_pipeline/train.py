@@ -7,7 +7,7 @@ never replaces the serving model.
 The stages live beside it: `run_config` (TrainConfig, TrainResult), `time_split` (dates),
 `fitting` (the planner's parts), `holdout` (the time-split evaluation vs baselines),
 `registration` (the pyfunc, the gate, the aliases); this module runs them in order and logs
-the run. It re-exports the names callers use from one place.
+the run.
 """
 
 from __future__ import annotations
@@ -29,58 +29,22 @@ from features.settings import Settings
 from model.gain_selection import selection_metrics as gain_selection_metrics
 from training_pipeline.fitting import (
     RISK_FRAMES,
-    fit_mentor_scorer,
     fit_planner,
-    fit_risk,
-    risk_frame,
 )
 from training_pipeline.holdout import (
     evaluate_holdout,
     evaluate_plans,
-    evaluation_view,
-    holdout_plan_report,
-    planner_paths,
 )
 from training_pipeline.registration import (
-    PLANNER_MODEL_CODE,
     input_example,
-    pyfunc_params,
     register_planner,
 )
 from training_pipeline.run_config import Progress, TrainConfig, TrainResult, report_step
 from training_pipeline.time_split import (
     HORIZON_DAYS,
     earliest_date,
-    risk_snapshots,
     snapshot_dates,
 )
-
-# Callers (CLI, experiments, benchmarks, tests) import the training stage from here.
-__all__ = [
-    "HORIZON_DAYS",
-    "PLANNER_MODEL_CODE",
-    "Progress",
-    "TrainConfig",
-    "TrainResult",
-    "dataset_fingerprint",
-    "earliest_date",
-    "evaluate_holdout",
-    "evaluate_plans",
-    "evaluation_view",
-    "fit_mentor_scorer",
-    "fit_planner",
-    "fit_risk",
-    "holdout_plan_report",
-    "input_example",
-    "latest_date",
-    "mentor_selection_metrics",
-    "planner_paths",
-    "pyfunc_params",
-    "risk_frame",
-    "risk_snapshots",
-    "run_training",
-    "snapshot_dates",
-]
 
 
 def dataset_fingerprint(folder: Path) -> str:
