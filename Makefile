@@ -28,7 +28,8 @@ help: ## Show this list of targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-10s %s\n", $$1, $$2}'
 
 $(UV):
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(TOOLS) 'uv==0.13.9'
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+		--target $(TOOLS) 'uv==0.13.9'
 
 # Runtime only: what demo data, training, plans and the service need (no test tools).
 $(VENV)/.runtime: pyproject.toml uv.lock | $(UV)

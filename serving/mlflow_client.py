@@ -43,6 +43,9 @@ from features.privacy import refuse_nip_like
 from serving.outbox import Batch, Record
 from serving.prediction_batches import batch_metrics, batch_table
 
+# One progress bar per downloaded file is noise in a service log (explicit settings win).
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
 _log = logging.getLogger(__name__)
 
 SERVING_EXPERIMENT = "kompeten-serving"

@@ -11,6 +11,7 @@ because a leak there cannot be taken back.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -37,6 +38,8 @@ __all__ = ["PythonModel", "set_model"]  # re-exported for the models-from-code f
 # MLflow narrates every step at INFO ("Detected uv project", "Creating initial MLflow database
 # tables", "Validating input example"): nothing a user acts on. Warnings still show.
 logging.getLogger("mlflow").setLevel(logging.WARNING)
+# Batch jobs download a registered model: no progress bar per file (explicit settings win).
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
