@@ -53,6 +53,12 @@ class ServeSettings(BaseSettings):
     assignment_cache_size: int = Field(
         256, ge=0, description="Mentor assignments for non-default capacities kept in memory."
     )
+    max_body_bytes: int = Field(
+        1_048_576,
+        ge=1_024,
+        description="Request bodies larger than this get 413 before they are parsed (a bulk "
+        "request of 1,000 employees with their options fits in well under 1 MiB).",
+    )
     mlflow_timeout_s: int = Field(
         10, ge=1, le=600, description="HTTP timeout for a remote MLflow (default retries: 2)."
     )
