@@ -29,7 +29,15 @@ from serving.db import create_schema, make_engine, session_factory
 from serving.keys import KeyStore
 from serving.metrics import PrometheusMiddleware, ServingMetrics
 from serving.pages import install as install_pages
-from serving.routes import admin, employees, health, mentoring, recommendations, reviews
+from serving.routes import (
+    admin,
+    bulk_paths,
+    employees,
+    health,
+    mentoring,
+    recommendations,
+    reviews,
+)
 from serving.state import CHAMPION
 from serving.state_holder import StateHolder, StateSource
 from serving.strict_json import StrictJsonMiddleware, validation_error_handler
@@ -172,7 +180,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(PrometheusMiddleware, metrics=metrics)  # outermost: counts the 500s too
-    for module in (health, recommendations, employees, mentoring, reviews, admin):
+    for module in (health, recommendations, bulk_paths, employees, mentoring, reviews, admin):
         app.include_router(module.router)
     install_pages(app)  # manager pages under /halaman and their static files
 

@@ -157,7 +157,8 @@ def json_safe(value: Any) -> Any:
     return repr(value)[:200]
 
 
-def _safe_error(error: Any) -> Any:
+def safe_error(error: Any) -> Any:
+    """One validation error as a 422 may echo it: JSON-safe, the offending value shortened."""
     if isinstance(error, dict):
         error = {k: short_echo(v) if k in ("input", "ctx") else v for k, v in error.items()}
     try:
@@ -169,4 +170,4 @@ def _safe_error(error: Any) -> Any:
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """FastAPI's 422 body (`{"detail": [errors]}`), made JSON-safe whatever the input was."""
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-    return JSONResponse({"detail": [_safe_error(e) for e in errors]}, status_code=422)
+    return JSONResponse({"detail": [safe_error(e) for e in errors]}, status_code=422)

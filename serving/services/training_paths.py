@@ -11,16 +11,19 @@ the body serialised at load (`DefaultAnswer`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
+from pydantic import ValidationError
 
 from features import columns as c
 from model.path_catalog import Catalog
 from serving.schemas import TrainingPathPublic, TrainingPathRequest
 from serving.state import DefaultAnswer, ServingState
+from serving.strict_json import safe_error, short_echo
 
 
 class UnknownCourses(ValueError):
@@ -134,3 +137,46 @@ def training_path_answer(state: ServingState, nip: str, options: PathOptions) ->
         tuple(_score(s["score"]) for s in shown),
         plan["participation_risk"],
     )
+
+
+# --- many employees in one call -------------------------------------------------------------------
+
+NOT_FOUND = "no active employee with this NIP"
+FORBIDDEN = "this employee is not in your units or their sub-units"
+
+
+class BulkLine(NamedTuple):
+    """One line of a bulk answer, and the path to record when it is one."""
+
+    line: bytes
+    nip: str | None
+    answer: PathAnswer | None
+
+
+def _error_line(index: int, status: int, nip: Any, detail: Any) -> BulkLine:
+    shown = short_echo(nip) if isinstance(nip, str) else None
+    body = {"index": index, "status": status, "nip": shown, "detail": detail}
+    return BulkLine(json.dumps(body, ensure_ascii=False).encode() + b"\n", None, None)
+
+
+def bulk_line(
+    state: ServingState, may_read: Callable[[str], bool], index: int, item: Any
+) -> BulkLine:
+    """The answer to one item of a bulk request: its path, or its own error (never raises for
+    bad input, so one bad item does not fail the others)."""
+    nip = item.get("nip") if isinstance(item, dict) else None
+    try:
+        body = TrainingPathRequest.model_validate(item)
+    except ValidationError as exc:
+        errors = [safe_error(e) for e in exc.errors(include_url=False)]
+        return _error_line(index, 422, nip, errors)
+    if not state.has(body.nip):
+        return _error_line(index, 404, body.nip, NOT_FOUND)
+    if not may_read(body.nip):
+        return _error_line(index, 403, body.nip, FORBIDDEN)
+    try:
+        answer = training_path_answer(state, body.nip, PathOptions.of(body))
+    except UnknownCourses as exc:
+        return _error_line(index, 422, body.nip, str(exc))
+    head = b'{"index":%d,"status":200,"result":' % index
+    return BulkLine(head + answer.body + b"}\n", body.nip, answer)
