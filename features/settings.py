@@ -50,6 +50,12 @@ class ServeSettings(BaseSettings):
     plan_cache_size: int = Field(
         50_000, ge=0, description="Default plans kept in memory (least recently used dropped)."
     )
+    prepared_path_cache_size: int = Field(
+        10_000,
+        ge=0,
+        description="Employees whose prepared path (the budget-independent arrays the path "
+        "builder derives, a few KB each) is kept, so a request only runs the selection.",
+    )
     assignment_cache_size: int = Field(
         256, ge=0, description="Mentor assignments for non-default capacities kept in memory."
     )

@@ -21,7 +21,7 @@ from features import columns as c
 from features.competency import CURRENT_LEVEL, GAP, REQUIRED, WEIGHTED_GAP
 from features.plan_input import EmployeeView, from_plan_input
 from model import reasons
-from model.path_builder import build_path
+from model.path_builder import PreparedPath, build_prepared_path, prepare_path
 from model.path_catalog import Catalog
 from model.path_inputs import Candidates, EmployeeState, PathStep, candidates_from_frame
 from model.plan_rules import course_history
@@ -146,24 +146,33 @@ class DevelopmentPlanner:
             for s in states
         }
 
+    def prepare_path(self, entry: PathInput, catalog: Catalog | None = None) -> PreparedPath:
+        """The budget-independent part of `path` for one employee (keep it to build paths for
+        many budgets on the same catalog)."""
+        return prepare_path(
+            entry.state,
+            entry.candidates,
+            self.catalog if catalog is None else catalog,
+            entry.risk,
+            self.risk_threshold,
+        )
+
     def path(
-        self, entry: PathInput, jp_budget: int | None = None, catalog: Catalog | None = None
+        self,
+        entry: PathInput,
+        jp_budget: int | None = None,
+        catalog: Catalog | None = None,
+        prepared: PreparedPath | None = None,
     ) -> list[PathStep]:
         """One employee's training path at a JP budget, from their `path_inputs` entry.
 
         `catalog` replaces the fitted one, e.g. `Catalog.without(...)` for courses a caller
-        excludes; it must index the same courses.
+        excludes; it must index the same courses. `prepared` is `prepare_path(entry, catalog)`
+        computed earlier (the same path, without preparing it again).
         """
         budget = self.jp_budget if jp_budget is None else int(jp_budget)
-        return build_path(
-            entry.state,
-            entry.candidates,
-            self.catalog if catalog is None else catalog,
-            jp_budget=budget,
-            min_jp=min(self.min_jp, budget),
-            risk=entry.risk,
-            risk_threshold=self.risk_threshold,
-        )
+        x = self.prepare_path(entry, catalog) if prepared is None else prepared
+        return build_prepared_path(x, budget, min(self.min_jp, budget))
 
     def paths(
         self,

@@ -194,7 +194,11 @@ class ServingState:
     #: Path inputs (candidates, P(complete), gains, risk) of the precomputed employees, packed;
     #: the others' are computed on first request and kept in `_inputs`.
     _paths: PathTable = field(repr=False)
+    _catalog: Catalog = field(repr=False)
     _inputs: LruCache = field(repr=False)
+    #: Prepared paths (`DevelopmentPlanner.prepare_path` on the full catalog) of recently asked
+    #: employees: a few KB each, so bounded separately.
+    _prepared: LruCache = field(repr=False)
     _rankings: LruCache = field(repr=False)
     _assignments: LruCache = field(repr=False)
     model_source: str = FROM_REGISTRY
@@ -203,6 +207,11 @@ class ServingState:
     @property
     def as_of(self) -> pd.Timestamp:
         return self.view.as_of
+
+    @property
+    def catalog(self) -> Catalog:
+        """The planner's course catalog (read once: the planner's property checks fitting)."""
+        return self._catalog
 
     @property
     def n_employees(self) -> int:
@@ -281,7 +290,15 @@ class ServingState:
         if budget == self.default_jp_budget and catalog is None:
             return base
         entry = self.path_input(nip)
-        path = self.planner.path(entry, budget, catalog)
+        prepared = None
+        if catalog is None:  # the common case: keep the budget-independent part of the path
+            prepared = self._prepared.get(nip)
+            if prepared is None:
+                prepared = self.planner.prepare_path(entry, self.catalog)
+                self._prepared.put(nip, prepared)
+        path = self.planner.path(
+            entry, budget, self.catalog if catalog is None else catalog, prepared
+        )
         return self.planner.plan_entry(
             nip,
             path,
@@ -458,6 +475,7 @@ def build_state(
     jp_budget: int | None = None,
     mentor_capacity: int | None = None,
     precompute: bool = True,
+    prepared_cache_size: int = 10_000,
 ) -> ServingState:
     """Everything a request needs, computed now so requests only look things up.
 
@@ -514,7 +532,9 @@ def build_state(
         _answers={},
         _plans=LruCache(plan_cache_size),
         _paths=PathTable({}),
+        _catalog=planner.catalog,
         _inputs=LruCache(plan_cache_size),
+        _prepared=LruCache(prepared_cache_size),
         _rankings=LruCache(plan_cache_size),
         _assignments=LruCache(max(assignment_cache_size, 2 * len(scope) if precompute else 0)),
     )

@@ -117,9 +117,7 @@ def training_path_answer(state: ServingState, nip: str, options: PathOptions) ->
         return PathAnswer(answer.training_path_body, answer.course_ids, answer.scores, answer.risk)
     catalog = None
     if options.restricts_catalog:
-        catalog = restricted_catalog(
-            state.planner.catalog, options.exclude_course_ids, options.modes
-        )
+        catalog = restricted_catalog(state.catalog, options.exclude_course_ids, options.modes)
     budget = state.default_jp_budget if options.jp_budget is None else options.jp_budget
     plan = state.plan(nip, budget, catalog)
     steps = plan["training_path"]
