@@ -100,9 +100,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+#: `kompeten serve`'s event loop (KOMPETEN_SERVE_EVENT_LOOP), set from --loop.
+EVENT_LOOP = {"value": "auto"}
+
+
 def kompeten_env(home: Path) -> dict[str, str]:
     """The environment every `kompeten` call of the benchmark runs in (nothing of the user's)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KOMPETEN_", "MLFLOW_"))}
+    env["KOMPETEN_SERVE_EVENT_LOOP"] = EVENT_LOOP["value"]
     env.update(
         KOMPETEN_HOME=str(home),
         KOMPETEN_DATA_DIR=str(home / "demo"),
@@ -351,6 +356,9 @@ def main() -> None:
     parser.add_argument("--connections", default="16,64", help="Comma-separated wrk -c values.")
     parser.add_argument("--workers", type=int, default=2, help="`kompeten serve --workers`.")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads.")
+    parser.add_argument(
+        "--loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="Event loop."
+    )
     parser.add_argument("--employees", type=int, default=400, help="Demo employees.")
     parser.add_argument("--home", type=Path, help="Keep (and reuse) the demo here.")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -361,6 +369,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install -y wrk)")
     connections = [int(x) for x in args.connections.split(",")]
+    EVENT_LOOP["value"] = args.loop
 
     home = args.home or Path(tempfile.mkdtemp(prefix="kompeten-bench-api-"))
     server = None
@@ -466,6 +475,7 @@ def main() -> None:
             "employees": args.employees,
             "active_nips_rotated": len(nips),
             "workers": args.workers,
+            "event_loop": args.loop,
             "wrk_threads": args.threads,
             "duration_s": args.duration,
             "runs": args.runs,
