@@ -47,6 +47,7 @@ from model.path_inputs import (
     candidates_from_frame,
 )
 from model.path_selection import EPS, path_steps, prepare, repair, select
+from model.path_selection import PathContext as PreparedPath
 
 #: Below this expected gap closure (in levels) a course is not worth picking for its value;
 #: it may still be chosen to reach `min_jp`.
@@ -95,8 +96,34 @@ def build_path(
             frame = frame.assign(**{c.NIP: employee.nip})
         scored = candidates_from_frame(frame, catalog).get(employee.nip)
     cand = scored if scored is not None else Candidates.empty()
-    limit = max_courses if max_courses is not None else catalog.n_courses
-    x = prepare(employee, cand, catalog, risk, risk_threshold)
+    x = prepare_path(employee, cand, catalog, risk, risk_threshold)
+    return build_prepared_path(x, jp_budget, min_jp, max_courses, min_value=min_value)
+
+
+def prepare_path(
+    employee: EmployeeState,
+    candidates: Candidates,
+    catalog: Catalog,
+    risk: float | None = None,
+    risk_threshold: float = 0.5,
+) -> PreparedPath:
+    """Everything `build_path` derives from the employee and their candidates before the budget
+    matters (read-only afterwards): a caller building paths for many budgets keeps it."""
+    return prepare(employee, candidates, catalog, risk, risk_threshold)
+
+
+def build_prepared_path(
+    x: PreparedPath,
+    jp_budget: int = 40,
+    min_jp: int = c.MIN_JP_PER_YEAR,
+    max_courses: int | None = None,
+    *,
+    min_value: float = DEFAULT_MIN_VALUE,
+) -> list[PathStep]:
+    """`build_path` from a `prepare_path` result: the same path, without the preparation."""
+    if jp_budget < 0 or min_jp < 0:
+        raise ValueError("jp_budget and min_jp must be >= 0")
+    limit = max_courses if max_courses is not None else x.cat.n_courses
     sel, first, single = select(x, (), jp_budget, min_jp, limit, min_value)
     if single is not None and single != first:
         alt, _, _ = select(x, single, jp_budget, min_jp, limit, min_value)

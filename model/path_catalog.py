@@ -5,6 +5,7 @@ employee's path; plus the risk factors that favour low-barrier and short courses
 
 from __future__ import annotations
 
+import copy
 import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -190,6 +191,25 @@ class Catalog:
     @property
     def n_courses(self) -> int:
         return len(self.course_ids)
+
+    def without(self, unavailable: np.ndarray) -> Catalog:
+        """The same catalog with the courses where `unavailable` is True treated as inactive.
+
+        What a caller rules out (a course that is full, planned elsewhere, in a format the
+        employee cannot attend) then obeys every rule an inactive course does: never in a
+        path, and a course needing it as an uncompleted prerequisite waits. Shares every
+        array but the availability, so it costs O(courses), not a rebuild.
+        """
+        mask = np.asarray(unavailable, dtype=bool)
+        if mask.shape != self.active.shape:
+            raise ValueError("unavailable must hold one flag per catalog course")
+        if not mask.any():
+            return self
+        out = copy.copy(self)
+        active = self.active & ~mask
+        object.__setattr__(out, "active", active)
+        object.__setattr__(out, "active_list", tuple(active.tolist()))
+        return out
 
     def bands(self, course_id: str) -> dict[str, tuple[int, int]]:
         """The competency bands of one course: competency id -> (min_level, target_level)."""

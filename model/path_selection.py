@@ -31,8 +31,9 @@ REPAIR_MAX_TRIES = 256
 EPS = 1e-9
 
 
-class _Context:
-    """Everything about one employee and their candidates, as arrays, computed once."""
+class PathContext:
+    """Everything about one employee and their candidates, as arrays, computed once; never
+    modified by the selection (a selection copies what it changes), so it may be shared."""
 
     cat: Catalog
     n: int
@@ -69,8 +70,8 @@ def prepare(
     cat: Catalog,
     risk: float | None,
     risk_threshold: float,
-) -> _Context:
-    x = _Context()
+) -> PathContext:
+    x = PathContext()
     x.cat = cat
     n_comp = len(cat.competency_ids)
     current = np.full(n_comp, np.nan)
@@ -210,7 +211,7 @@ class _Selection:
         "objective",
     )
 
-    def __init__(self, x: _Context) -> None:
+    def __init__(self, x: PathContext) -> None:
         self.order: list[int] = []
         self.taken: set[int] = set(x.completed)
         self.hours = 0
@@ -222,7 +223,7 @@ class _Selection:
         self.objective = 0.0
 
 
-def _add(x: _Context, sel: _Selection, courses: Sequence[int]) -> None:
+def _add(x: PathContext, sel: _Selection, courses: Sequence[int]) -> None:
     """Append courses (prerequisites first) and lower the remaining gaps by their closure."""
     hours = x.cat.hours_list
     for course in courses:
@@ -248,7 +249,7 @@ def _add(x: _Context, sel: _Selection, courses: Sequence[int]) -> None:
 
 
 def _greedy(
-    x: _Context, sel: _Selection, budget: int, max_courses: int, min_value: float
+    x: PathContext, sel: _Selection, budget: int, max_courses: int, min_value: float
 ) -> tuple[list[int] | None, list[int] | None]:
     """Add courses by value per JP (bundled with their missing prerequisites) while one fits.
 
@@ -319,7 +320,7 @@ def _greedy(
     return first_pick, best_single
 
 
-def _fill_order(x: _Context, sel: _Selection) -> Iterator[int]:
+def _fill_order(x: PathContext, sel: _Selection) -> Iterator[int]:
     """Courses to top up to min_jp, best first: the ranker's candidates, then the catalog.
 
     Preferred: courses on a competency with remaining gap, then on one the position requires,
@@ -347,7 +348,7 @@ def _fill_order(x: _Context, sel: _Selection) -> Iterator[int]:
     yield from pool[np.lexsort(keys)].tolist()
 
 
-def _fill(x: _Context, sel: _Selection, budget: int, min_jp: int, max_courses: int) -> None:
+def _fill(x: PathContext, sel: _Selection, budget: int, min_jp: int, max_courses: int) -> None:
     """Add the best-preferred courses that fit until the path reaches min_jp."""
     if sel.hours >= min_jp:
         return
@@ -367,7 +368,7 @@ def _fill(x: _Context, sel: _Selection, budget: int, min_jp: int, max_courses: i
 
 
 def select(
-    x: _Context,
+    x: PathContext,
     forced: Sequence[int],
     budget: int,
     min_jp: int,
@@ -383,7 +384,7 @@ def select(
 
 
 def repair(
-    x: _Context, base: _Selection, budget: int, min_jp: int, max_courses: int, min_value: float
+    x: PathContext, base: _Selection, budget: int, min_jp: int, max_courses: int, min_value: float
 ) -> _Selection | None:
     """Find a valid path reaching min_jp when greedy + fill did not, by forcing courses in.
 
@@ -423,7 +424,7 @@ def repair(
     return None
 
 
-def path_steps(x: _Context, sel: _Selection, min_jp: int, min_value: float) -> list[PathStep]:
+def path_steps(x: PathContext, sel: _Selection, min_jp: int, min_value: float) -> list[PathStep]:
     """Order the chosen courses and write their reasons."""
     cat = x.cat
     chosen = set(sel.order)
@@ -495,7 +496,7 @@ def path_steps(x: _Context, sel: _Selection, min_jp: int, min_value: float) -> l
     return steps
 
 
-def _fill_competency(x: _Context, sel: _Selection, course: int) -> int:
+def _fill_competency(x: PathContext, sel: _Selection, course: int) -> int:
     """The competency a fill course is named after: a remaining gap, else a required one."""
     cat = x.cat
     comps = cat.entry_comp[cat.entry_ptr[course] : cat.entry_ptr[course + 1]]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -21,9 +21,9 @@ from features import columns as c
 from features.competency import CURRENT_LEVEL, GAP, REQUIRED, WEIGHTED_GAP
 from features.plan_input import EmployeeView, from_plan_input
 from model import reasons
-from model.path_builder import build_paths
+from model.path_builder import PreparedPath, build_prepared_path, prepare_path
 from model.path_catalog import Catalog
-from model.path_inputs import EmployeeState, PathStep, candidates_from_frame
+from model.path_inputs import Candidates, EmployeeState, PathStep, candidates_from_frame
 from model.plan_rules import course_history
 
 #: Columns of `plan_frame` output (the pyfunc's output): lists as JSON strings.
@@ -38,6 +38,18 @@ PLAN_COLUMNS = (
     "risk_note_en",
     "model_version",
 )
+
+
+class PathInput(NamedTuple):
+    """What one employee's training path depends on besides the budget and the catalog:
+    their state, their scored candidates, the participation risk that adapts the path (None:
+    no adaptation) and the predicted risk itself (NaN without a risk model), which the plan
+    reports and its risk note reads."""
+
+    state: EmployeeState
+    candidates: Candidates
+    risk: float | None
+    participation_risk: float = math.nan
 
 
 class DevelopmentPlanner:
@@ -97,15 +109,18 @@ class DevelopmentPlanner:
         risk = self.risk_model.predict_risk(view)
         return risk.reindex(pd.Index(nips, name=c.NIP)).astype(float)
 
-    def paths(
+    def path_inputs(
         self,
         view: EmployeeView,
-        jp_budget: int | None = None,
         risks: pd.Series | None = None,
         scored: pd.DataFrame | None = None,
-    ) -> dict[str, list[PathStep]]:
-        """Training path per NIP of the view."""
-        budget = self.jp_budget if jp_budget is None else int(jp_budget)
+    ) -> dict[str, PathInput]:
+        """What the path of each employee of the view depends on besides the budget: their
+        state (gaps, history, aimed-at levels), scored candidates and the risk that adapts it.
+
+        Computed in batch (one candidate scoring for the view); `path` then builds a path for
+        any budget from one entry without touching an estimator.
+        """
         catalog = self.catalog
         if scored is None and hasattr(self.recommender, "score_candidates"):
             candidates = self.recommender.score_candidates(view, catalog)
@@ -116,19 +131,59 @@ class DevelopmentPlanner:
         states = with_expected_levels(
             employee_states_from_view(view), getattr(self, "level_drift", None)
         )
-        risk_map = None
-        if self.risk_adaptation and risks is not None:
+        risk_map: dict[str, float] = {}
+        if risks is not None:
             risk_map = {k: float(v) for k, v in risks.items() if not math.isnan(float(v))}
-        built = build_paths(
-            states,
-            candidates,
-            catalog,
-            jp_budget=budget,
-            min_jp=min(self.min_jp, budget),
-            risks=risk_map,
-            risk_threshold=self.risk_threshold,
+        adapt = self.risk_adaptation
+        empty = Candidates.empty()
+        return {
+            s.nip: PathInput(
+                s,
+                candidates.get(s.nip, empty),
+                risk_map.get(s.nip) if adapt else None,
+                risk_map.get(s.nip, math.nan),
+            )
+            for s in states
+        }
+
+    def prepare_path(self, entry: PathInput, catalog: Catalog | None = None) -> PreparedPath:
+        """The budget-independent part of `path` for one employee (keep it to build paths for
+        many budgets on the same catalog)."""
+        return prepare_path(
+            entry.state,
+            entry.candidates,
+            self.catalog if catalog is None else catalog,
+            entry.risk,
+            self.risk_threshold,
         )
-        return {s.nip: p for s, p in zip(states, built, strict=True)}
+
+    def path(
+        self,
+        entry: PathInput,
+        jp_budget: int | None = None,
+        catalog: Catalog | None = None,
+        prepared: PreparedPath | None = None,
+    ) -> list[PathStep]:
+        """One employee's training path at a JP budget, from their `path_inputs` entry.
+
+        `catalog` replaces the fitted one, e.g. `Catalog.without(...)` for courses a caller
+        excludes; it must index the same courses. `prepared` is `prepare_path(entry, catalog)`
+        computed earlier (the same path, without preparing it again).
+        """
+        budget = self.jp_budget if jp_budget is None else int(jp_budget)
+        x = self.prepare_path(entry, catalog) if prepared is None else prepared
+        return build_prepared_path(x, budget, min(self.min_jp, budget))
+
+    def paths(
+        self,
+        view: EmployeeView,
+        jp_budget: int | None = None,
+        risks: pd.Series | None = None,
+        scored: pd.DataFrame | None = None,
+    ) -> dict[str, list[PathStep]]:
+        """Training path per NIP of the view."""
+        inputs = self.path_inputs(view, risks, scored)
+        return {nip: self.path(entry, jp_budget) for nip, entry in inputs.items()}
 
     def mentors(
         self, view: EmployeeView, capacity: int | None = None, **rules: Any
@@ -170,41 +225,54 @@ class DevelopmentPlanner:
         `mentor_pairs` (an assignment computed earlier, e.g. per unit) is given.
         """
         target = view if nips is None else view.subset(list(nips))
-        risks = self.risks(target)
-        paths = self.paths(target, jp_budget=jp_budget, risks=risks)
+        inputs = self.path_inputs(target, self.risks(target))
         if mentor_pairs is None and with_mentors and self.mentor_scorer is not None:
             mentor_pairs = self.mentors(view, capacity=mentor_capacity)
-        by_mentee: dict[str, dict[str, Any]] = {}
-        if mentor_pairs is not None and len(mentor_pairs):
-            for row in mentor_pairs.to_dict("records"):
-                by_mentee[str(row["mentee_nip"])] = {
-                    "mentor_nip": str(row["mentor_nip"]),
-                    "competency_id": str(row[c.COMPETENCY_ID]),
-                    "score": _round(row["score"]),
-                    "reason_id": row.get("reason_id"),
-                    "reason_en": row.get("reason_en"),
-                }
-        gaps = gap_lists(target)
+        return self.plans_from_inputs(target, inputs, jp_budget, mentor_pairs, model_version)
+
+    def plans_from_inputs(
+        self,
+        view: EmployeeView,
+        inputs: dict[str, PathInput],
+        jp_budget: int | None = None,
+        mentor_pairs: pd.DataFrame | None = None,
+        model_version: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """`plan` from the view's `path_inputs`, computed earlier (e.g. kept by a service)."""
+        by_mentee = mentor_dicts(mentor_pairs)
+        gaps = gap_lists(view)
         version = model_version if model_version is not None else self.model_version
         out = []
-        for nip in target.employees[c.NIP].astype(str):
-            path = paths.get(nip, [])
-            risk = risks.get(nip, np.nan)
-            note_id, note_en = _risk_note(risk, self.risk_threshold, path)
-            out.append(
-                {
-                    c.NIP: nip,
-                    "gaps": gaps.get(nip, []),
-                    "training_path": [_step_dict(s) for s in path],
-                    "total_jp": int(sum(s.hours_jp for s in path)),
-                    "mentor": by_mentee.get(nip),
-                    "participation_risk": None if pd.isna(risk) else round(float(risk), 4),
-                    "risk_note_id": note_id,
-                    "risk_note_en": note_en,
-                    "model_version": version,
-                }
-            )
+        for nip in view.employees[c.NIP].astype(str):
+            entry = inputs[nip]
+            path = self.path(entry, jp_budget)
+            mentor = by_mentee.get(nip)
+            risk = entry.participation_risk
+            out.append(self.plan_entry(nip, path, gaps.get(nip, []), mentor, risk, version))
         return out
+
+    def plan_entry(
+        self,
+        nip: str,
+        path: Sequence[PathStep],
+        gaps: list[dict[str, Any]],
+        mentor: dict[str, Any] | None,
+        risk: float | None,
+        model_version: str | None,
+    ) -> dict[str, Any]:
+        """One plan dict in the API's shape (what `plan` returns per employee)."""
+        note_id, note_en = _risk_note(risk, self.risk_threshold, path)
+        return {
+            c.NIP: nip,
+            "gaps": gaps,
+            "training_path": [step_dict(s) for s in path],
+            "total_jp": int(sum(s.hours_jp for s in path)),
+            "mentor": mentor,
+            "participation_risk": None if risk is None or pd.isna(risk) else round(float(risk), 4),
+            "risk_note_id": note_id,
+            "risk_note_en": note_en,
+            "model_version": model_version,
+        }
 
     def plan_frame(self, plan_input: pd.DataFrame, **params: Any) -> pd.DataFrame:
         """Pyfunc entry: plan-input frame in, one row per employee out (lists as JSON)."""
@@ -289,6 +357,22 @@ def with_expected_levels(
     return out
 
 
+def mentor_dicts(mentor_pairs: pd.DataFrame | None) -> dict[str, dict[str, Any]]:
+    """Each mentee's assigned mentor in the API's shape, from a mentor assignment frame."""
+    out: dict[str, dict[str, Any]] = {}
+    if mentor_pairs is None or not len(mentor_pairs):
+        return out
+    for row in mentor_pairs.to_dict("records"):
+        out[str(row["mentee_nip"])] = {
+            "mentor_nip": str(row["mentor_nip"]),
+            "competency_id": str(row[c.COMPETENCY_ID]),
+            "score": _round(row["score"]),
+            "reason_id": row.get("reason_id"),
+            "reason_en": row.get("reason_en"),
+        }
+    return out
+
+
 def gap_lists(view: EmployeeView) -> dict[str, list[dict[str, Any]]]:
     """Open gaps per NIP, largest weighted gap first, in the API's shape."""
     comp = view.competency
@@ -315,7 +399,7 @@ def gap_lists(view: EmployeeView) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def _step_dict(step: PathStep) -> dict[str, Any]:
+def step_dict(step: PathStep) -> dict[str, Any]:
     return {
         "order": step.order,
         c.COURSE_ID: step.course_id,
@@ -337,7 +421,7 @@ def _round(value: Any, digits: int = 4) -> float | None:
     return round(float(value), digits)
 
 
-def _risk_note(risk: float, threshold: float, path: Sequence[PathStep]) -> tuple[str, str]:
+def _risk_note(risk: float | None, threshold: float, path: Sequence[PathStep]) -> tuple[str, str]:
     """What the plan does about a high participation risk, in both languages."""
     if risk is None or pd.isna(risk) or float(risk) < threshold:
         return "", ""

@@ -24,11 +24,20 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features.settings import Settings, get_settings
+from serving.body_limit import BodyLimitMiddleware
 from serving.db import create_schema, make_engine, session_factory
 from serving.keys import KeyStore
 from serving.metrics import PrometheusMiddleware, ServingMetrics
 from serving.pages import install as install_pages
-from serving.routes import admin, employees, health, mentoring, recommendations, reviews
+from serving.routes import (
+    admin,
+    bulk_paths,
+    employees,
+    health,
+    mentoring,
+    recommendations,
+    reviews,
+)
 from serving.state import CHAMPION
 from serving.state_holder import StateHolder, StateSource
 from serving.strict_json import StrictJsonMiddleware, validation_error_handler
@@ -166,10 +175,12 @@ def create_app(
         (lambda *_: prediction_log) if prediction_log is not None else _prediction_log
     )
     app.add_middleware(StrictJsonMiddleware)  # NaN/Infinity bodies: 422 before any handler
+    # Outside it: an oversized body is refused (413) before anything reads it whole.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.serve.max_body_bytes)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(PrometheusMiddleware, metrics=metrics)  # outermost: counts the 500s too
-    for module in (health, recommendations, employees, mentoring, reviews, admin):
+    for module in (health, recommendations, bulk_paths, employees, mentoring, reviews, admin):
         app.include_router(module.router)
     install_pages(app)  # manager pages under /halaman and their static files
 

@@ -149,6 +149,7 @@ class MlflowStateSource:
             signature=signature.data_signature,
             plan_cache_size=self.settings.serve.plan_cache_size,
             assignment_cache_size=self.settings.serve.assignment_cache_size,
+            prepared_cache_size=self.settings.serve.prepared_path_cache_size,
             jp_budget=self.settings.jp_budget,
             mentor_capacity=self.settings.mentor_capacity,
         )

@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from features.columns import COURSE_MODES
+
 NIP_FORMAT = (
     "an NIP is 18 digits: birth date YYYYMMDD, TMT CPNS (start of service) YYYYMM, "
     "gender 1 (L) or 2 (P), then a 3-digit sequence number, e.g. 198503122010011001"
@@ -29,6 +31,9 @@ NIP_FORMAT = (
 JP_BUDGET_MAX = 200
 TOP_K_MAX = 50
 CAPACITY_MAX = 20
+#: Courses one request may exclude, and NIPs one bulk request may hold.
+EXCLUDE_MAX = 500
+BULK_MAX = 1_000
 
 
 def nip_problem(value: str) -> str | None:
@@ -56,6 +61,12 @@ def check_nip(value: str) -> str:
     return value
 
 
+def check_mode(value: str) -> str:
+    if value not in COURSE_MODES:
+        raise ValueError(f"unknown course format; one of {', '.join(COURSE_MODES)}")
+    return value
+
+
 def strip_spaces(value: Any) -> Any:
     # NIPs are often written grouped ("19850312 201001 1 001"); the grouping is not data.
     return value.replace(" ", "") if isinstance(value, str) else value
@@ -79,6 +90,9 @@ Nip = Annotated[
 ]
 Score = Annotated[float | None, BeforeValidator(_finite)]
 CourseId = Annotated[str, Field(min_length=1, max_length=64)]
+CourseMode = Annotated[
+    str, AfterValidator(check_mode), Field(json_schema_extra={"enum": list(COURSE_MODES)})
+]
 UnitId = Annotated[str, Field(min_length=1, max_length=64, examples=["KTP-SEK"])]
 RequestId = Annotated[
     str,
@@ -108,6 +122,32 @@ class TrainingPathRequest(_Request):
     )
     top_k: int | None = Field(
         None, ge=1, le=TOP_K_MAX, description="Return at most this many steps of the path."
+    )
+    exclude_course_ids: list[CourseId] = Field(
+        default_factory=list,
+        max_length=EXCLUDE_MAX,
+        description="Courses the path must not use (full, or planned elsewhere); a course that "
+        "needs one of them as an uncompleted prerequisite is left out too.",
+    )
+    modes: list[CourseMode] | None = Field(
+        None,
+        min_length=1,
+        max_length=len(COURSE_MODES),
+        description="Allowed course formats (default: all); a course whose uncompleted "
+        "prerequisite is in another format is left out too.",
+    )
+
+
+class BulkTrainingPathRequest(_Request):
+    """Many employees' training paths in one call (an HR system passing each one's budget)."""
+
+    items: list[dict[str, Any]] = Field(
+        ...,
+        min_length=1,
+        max_length=BULK_MAX,
+        description="Each item is a TrainingPathRequest object (nip, jp_budget?, top_k?, "
+        "exclude_course_ids?, modes?), checked on its own: a bad item gets an error line, the "
+        "others their paths.",
     )
 
 

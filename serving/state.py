@@ -29,6 +29,9 @@ from features import columns as c
 from features.as_of import latest_date  # noqa: F401 - re-exported for callers
 from features.plan_input import EmployeeView
 from model.mentor_eligibility import subunit_scope
+from model.path_catalog import Catalog
+from model.path_table import PathTable
+from model.planner import PathInput
 from serving.schemas import PlanPublic, RiskReasonPublic, nip_problem
 
 logger = logging.getLogger("kompeten.serving")
@@ -188,6 +191,14 @@ class ServingState:
     _default_plans: dict[str, dict[str, Any]] = field(repr=False)
     _answers: dict[str, DefaultAnswer] = field(repr=False)
     _plans: LruCache = field(repr=False)
+    #: Path inputs (candidates, P(complete), gains, risk) of the precomputed employees, packed;
+    #: the others' are computed on first request and kept in `_inputs`.
+    _paths: PathTable = field(repr=False)
+    _catalog: Catalog = field(repr=False)
+    _inputs: LruCache = field(repr=False)
+    #: Prepared paths (`DevelopmentPlanner.prepare_path` on the full catalog) of recently asked
+    #: employees: a few KB each, so bounded separately.
+    _prepared: LruCache = field(repr=False)
     _rankings: LruCache = field(repr=False)
     _assignments: LruCache = field(repr=False)
     model_source: str = FROM_REGISTRY
@@ -196,6 +207,11 @@ class ServingState:
     @property
     def as_of(self) -> pd.Timestamp:
         return self.view.as_of
+
+    @property
+    def catalog(self) -> Catalog:
+        """The planner's course catalog (read once: the planner's property checks fitting)."""
+        return self._catalog
 
     @property
     def n_employees(self) -> int:
@@ -255,55 +271,103 @@ class ServingState:
         """The serialised default-budget answers of `nip` (None beyond the precomputed plans)."""
         return self._answers.get(nip)
 
-    def plan(self, nip: str, jp_budget: int | None = None) -> dict[str, Any]:
-        """The plan of one employee at a JP budget (default: `default_jp_budget`).
+    def plan(
+        self, nip: str, jp_budget: int | None = None, catalog: Catalog | None = None
+    ) -> dict[str, Any]:
+        """The plan of one employee at a JP budget (default: `default_jp_budget`), optionally
+        on a restricted catalog (`Catalog.without`: courses a caller rules out).
 
-        The mentor comes from the assignment over the whole view made at load time, so every
-        plan agrees on who mentors whom. Default-budget plans are computed in batch at load.
+        Only the path is built here, from the employee's precomputed path inputs: no estimator
+        runs and no frame is built, so any budget costs about a millisecond. Gaps, mentor and
+        risk are the default plan's (they do not depend on the budget); the mentor comes from
+        the assignment over the whole view made at load time, so every plan agrees on who
+        mentors whom.
         """
         budget = self._budget(jp_budget)
-        cached = self.cached_plan(nip, budget)
+        base = self._default_plans.get(nip)
+        if base is None:
+            base = self._computed_default(nip)
+        if budget == self.default_jp_budget and catalog is None:
+            return base
+        entry = self.path_input(nip)
+        prepared = None
+        if catalog is None:  # the common case: keep the budget-independent part of the path
+            prepared = self._prepared.get(nip)
+            if prepared is None:
+                prepared = self.planner.prepare_path(entry, self.catalog)
+                self._prepared.put(nip, prepared)
+        path = self.planner.path(
+            entry, budget, self.catalog if catalog is None else catalog, prepared
+        )
+        return self.planner.plan_entry(
+            nip,
+            path,
+            base["gaps"],
+            base["mentor"],
+            entry.participation_risk,
+            self.model_version,
+        )
+
+    def _computed_default(self, nip: str) -> dict[str, Any]:
+        """The default plan of an employee beyond the precomputed ones (then cached)."""
+        key = (nip, self.default_jp_budget)
+        cached = self._plans.get(key)
         if cached is not None:
             return cached
-        plans = self.planner.plan(
-            self.employee_view(nip),
-            jp_budget=budget,
-            with_mentors=self.mentor_pairs is not None,
-            mentor_pairs=self.mentor_of(nip),
-            model_version=self.model_version,
+        one = self.employee_view(nip)
+        entry = self.path_input(nip, one)
+        plans = self.planner.plans_from_inputs(
+            one,
+            {nip: entry},
+            self.default_jp_budget,
+            self.mentor_of(nip),
+            self.model_version,
         )
-        if not plans:
-            raise KeyError(nip)
-        self._plans.put((nip, budget), plans[0])
+        self._plans.put(key, plans[0])
         return plans[0]
 
+    def cached_path_input(self, nip: str) -> PathInput | None:
+        found = self._paths.entry(nip)
+        return found if found is not None else self._inputs.get(nip)
+
+    def path_input(self, nip: str, view: EmployeeView | None = None) -> PathInput:
+        """What `nip`'s path depends on besides the budget (precomputed, else computed once:
+        blocking, call it from a worker thread)."""
+        found = self.cached_path_input(nip)
+        if found is not None:
+            return found
+        one = self.employee_view(nip) if view is None else view
+        entry = self.planner.path_inputs(one, self.planner.risks(one))[nip]
+        self._inputs.put(nip, entry)
+        return entry
+
     def _plan_all(self, nips: Sequence[str]) -> None:
-        """Default-budget plans for `nips`, in batches (one planner call per chunk).
+        """Default-budget plans for `nips`, in batches (one candidate scoring per chunk).
 
         Only called while the state is being built, before anyone can read it: the dicts it
-        fills are read-only afterwards. Other budgets go to the LRU cache and cannot evict these.
-        Each plan's response bodies are serialised here too (`DefaultAnswer`).
+        fills are read-only afterwards. Each chunk's path inputs are packed into `_paths`, so
+        any later budget or option only rebuilds the path; each default plan's response bodies
+        are serialised here too (`DefaultAnswer`).
         """
         budget = self.default_jp_budget
         as_of = self.as_of.date()
+        inputs: dict[str, PathInput] = {}
         for lo in range(0, len(nips), PLAN_CHUNK):
             chunk = list(nips[lo : lo + PLAN_CHUNK])
             pairs = self.mentor_pairs
             if pairs is not None:
                 pairs = pairs.loc[pairs["mentee_nip"].isin(chunk)]
-            plans = self.planner.plan(
-                self.view.subset(chunk),
-                jp_budget=budget,
-                with_mentors=pairs is not None,
-                mentor_pairs=pairs,
-                model_version=self.model_version,
-            )
+            sub = self.view.subset(chunk)
+            found = self.planner.path_inputs(sub, self.planner.risks(sub))
+            inputs.update(found)
+            plans = self.planner.plans_from_inputs(sub, found, budget, pairs, self.model_version)
             for plan in plans:
                 nip = str(plan[c.NIP])
                 self._default_plans[nip] = plan
                 answer = default_answer(plan, as_of, budget, self.risk_reasons(nip))
                 if answer is not None:
                     self._answers[nip] = answer
+        object.__setattr__(self, "_paths", PathTable(inputs))
 
     # -- risk reasons --
 
@@ -411,6 +475,7 @@ def build_state(
     jp_budget: int | None = None,
     mentor_capacity: int | None = None,
     precompute: bool = True,
+    prepared_cache_size: int = 10_000,
 ) -> ServingState:
     """Everything a request needs, computed now so requests only look things up.
 
@@ -466,6 +531,10 @@ def build_state(
         _default_plans={},
         _answers={},
         _plans=LruCache(plan_cache_size),
+        _paths=PathTable({}),
+        _catalog=planner.catalog,
+        _inputs=LruCache(plan_cache_size),
+        _prepared=LruCache(prepared_cache_size),
         _rankings=LruCache(plan_cache_size),
         _assignments=LruCache(max(assignment_cache_size, 2 * len(scope) if precompute else 0)),
     )

@@ -84,7 +84,7 @@ class StrictJsonMiddleware:
         while True:
             message = await receive()
             if message["type"] != "http.request":  # the client left: let the app see it
-                await self.app(scope, _replay(message, receive), send)
+                await self.app(scope, replay(message, receive), send)
                 return
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
@@ -96,10 +96,10 @@ class StrictJsonMiddleware:
             await response(scope, receive, send)
             return
         whole: Message = {"type": "http.request", "body": body, "more_body": False}
-        await self.app(scope, _replay(whole, receive), send)
+        await self.app(scope, replay(whole, receive), send)
 
 
-def _replay(first: Message, receive: Receive) -> Callable[[], Awaitable[Message]]:
+def replay(first: Message, receive: Receive) -> Callable[[], Awaitable[Message]]:
     sent = False
 
     async def replay() -> Message:
@@ -110,6 +110,38 @@ def _replay(first: Message, receive: Receive) -> Callable[[], Awaitable[Message]
         return await receive()
 
     return replay
+
+
+#: Characters of an offending string a 422 echoes back (a 5 MB NIP is not echoed whole), and
+#: items of an offending list or object.
+ECHO_CHARS = 64
+ECHO_ITEMS = 10
+
+
+def short_echo(value: Any, depth: int = 0) -> Any:
+    """At most a short prefix of what a client sent, to echo in an error body."""
+    if isinstance(value, str):
+        if len(value) <= ECHO_CHARS:
+            return value
+        return f"{value[:ECHO_CHARS]}… ({len(value)} characters)"
+    if isinstance(value, bytes | bytearray):
+        return short_echo(bytes(value).decode("utf-8", "replace"), depth)
+    if depth >= 3 and isinstance(value, dict | list | tuple):
+        return f"… ({len(value)} items)"
+    if isinstance(value, dict):
+        items = list(value.items())
+        out = {
+            short_echo(str(k), depth + 1): short_echo(v, depth + 1) for k, v in items[:ECHO_ITEMS]
+        }
+        if len(items) > ECHO_ITEMS:
+            out["…"] = f"{len(items) - ECHO_ITEMS} more keys"
+        return out
+    if isinstance(value, list | tuple):
+        shown = [short_echo(v, depth + 1) for v in value[:ECHO_ITEMS]]
+        if len(value) > ECHO_ITEMS:
+            shown.append(f"… ({len(value) - ECHO_ITEMS} more items)")
+        return shown
+    return value
 
 
 def json_safe(value: Any) -> Any:
@@ -125,7 +157,10 @@ def json_safe(value: Any) -> Any:
     return repr(value)[:200]
 
 
-def _safe_error(error: Any) -> Any:
+def safe_error(error: Any) -> Any:
+    """One validation error as a 422 may echo it: JSON-safe, the offending value shortened."""
+    if isinstance(error, dict):
+        error = {k: short_echo(v) if k in ("input", "ctx") else v for k, v in error.items()}
     try:
         return json_safe(jsonable_encoder(error))
     except Exception:  # an input jsonable_encoder cannot walk: repr what it cannot
@@ -135,4 +170,4 @@ def _safe_error(error: Any) -> Any:
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """FastAPI's 422 body (`{"detail": [errors]}`), made JSON-safe whatever the input was."""
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-    return JSONResponse({"detail": [_safe_error(e) for e in errors]}, status_code=422)
+    return JSONResponse({"detail": [safe_error(e) for e in errors]}, status_code=422)

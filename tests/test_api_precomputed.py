@@ -76,8 +76,11 @@ def test_precomputed_route_answers_like_the_handler(client, world, predictions, 
     default = {"nip": nip, "jp_budget": 40, "top_k": 50}
     assert client.post(PATH, json=default, headers=headers).status_code == 200
     for handled, status in (
-        ({"nip": nip, "top_k": 1}, 418),  # cuts the path
-        ({"nip": nip, "jp_budget": 12}, 418),  # another budget
+        ({"nip": nip, "top_k": 1}, 200),  # cuts the path: built on the event loop
+        ({"nip": nip, "jp_budget": 12}, 200),  # another budget: the same
+        ({"nip": nip, "modes": ["e_learning"], "exclude_course_ids": []}, 200),
+        ({"nip": nip, "exclude_course_ids": ["NO-SUCH-COURSE"]}, 418),  # the handler's 422
+        ({"nip": nip, "modes": ["by_pigeon"]}, 422),  # refused before the handler
         ({"nip": nip, "jp_budget": "40"}, 418),  # a coercion pydantic decides on
         ({"nip": "199001012015011999"}, 418),  # nobody has it: the handler's 404
         ({"nip": nip, "top_k": 51}, 422),  # out of range: refused before the handler
@@ -133,3 +136,30 @@ def test_the_default_policy_is_the_settings_not_only_the_planners(world):
     assert int(state.plan(nip)["total_jp"]) <= 12
     if state.mentor_pairs is not None and len(state.mentor_pairs):
         assert state.mentor_pairs["mentor_nip"].value_counts().max() == 1
+
+
+def test_computed_route_answers_exactly_like_the_handler(client, world, predictions):
+    """Budgets, exclusions and formats built on the event loop give the handler's bytes."""
+    state = world.state()
+    nip = nip_in(world, leaf_unit(world))
+    headers = auth(world, "hr")
+    first = state.cached_plan(nip)["training_path"]
+    bodies = [
+        {"nip": nip, "jp_budget": 25},
+        {"nip": nip, "jp_budget": 60, "top_k": 2},
+        {"nip": nip, "exclude_course_ids": [s["course_id"] for s in first[:1]]},
+        {"nip": nip, "modes": ["e_learning", "klasikal"], "jp_budget": 33},
+    ]
+    client.post(PATH, json={"nip": nip}, headers=headers)  # the key is cached from here on
+    fast = [client.post(PATH, json=b, headers=headers) for b in bodies]
+    client.app.dependency_overrides[object] = object  # any override turns the fast route off
+    try:
+        slow = [client.post(PATH, json=b, headers=headers) for b in bodies]
+    finally:
+        client.app.dependency_overrides.clear()
+    for body, f, s in zip(bodies, fast, slow, strict=True):
+        assert f.status_code == s.status_code == 200, body
+        assert f.content == s.content, body
+    records = predictions.records[-2 * len(bodies) :]
+    served = [(r[:4], r[5]) for r in records]  # kind, nip, version, courses; risk
+    assert served[: len(bodies)] == served[len(bodies) :]

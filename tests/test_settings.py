@@ -17,12 +17,15 @@ def test_sections_read_their_own_prefixes(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("KOMPETEN_SERVE_PREDICTION_SHIPPING", "process")
     monkeypatch.setenv("KOMPETEN_PAGES_KINERJA_CUTS", "[3.0, 4.0]")
     monkeypatch.setenv("KOMPETEN_PAGES_PAGE_SIZE", "20")
+    monkeypatch.setenv("KOMPETEN_SERVE_EVENT_LOOP", "asyncio")
+    monkeypatch.setenv("KOMPETEN_SERVE_MAX_BODY_BYTES", "4096")
     get_settings.cache_clear()
     try:
         settings = get_settings()
         assert settings.home == tmp_path and settings.jp_budget == 30
         assert settings.serve.key_cache_ttl_s == 5.0
         assert settings.serve.prediction_shipping == "process"
+        assert settings.serve.event_loop == "asyncio" and settings.serve.max_body_bytes == 4096
         assert settings.pages.kinerja_cuts == (3.0, 4.0) and settings.pages.page_size == 20
     finally:
         get_settings.cache_clear()
@@ -37,6 +40,10 @@ def test_a_bad_section_value_is_refused_with_its_variable(
     monkeypatch.setenv("KOMPETEN_PAGES_POTENSI_CUTS", "[0.9, 1.1]")
     monkeypatch.setenv("KOMPETEN_SERVE_PREDICTION_SHIPPING", "carrier-pigeon")
     with pytest.raises(ValidationError, match="prediction_shipping"):
+        Settings(home=tmp_path)
+    monkeypatch.setenv("KOMPETEN_SERVE_PREDICTION_SHIPPING", "process")
+    monkeypatch.setenv("KOMPETEN_SERVE_EVENT_LOOP", "trio")
+    with pytest.raises(ValidationError, match="event_loop"):
         Settings(home=tmp_path)
 
 

@@ -20,11 +20,12 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
+from features.columns import COURSE_MODES
 from serving.deps import (
     ERRORS,
     KeyDep,
@@ -35,6 +36,7 @@ from serving.deps import (
 )
 from serving.keys import ApiKey
 from serving.schemas import (
+    EXCLUDE_MAX,
     JP_BUDGET_MAX,
     TOP_K_MAX,
     MentorCandidatePublic,
@@ -42,13 +44,23 @@ from serving.schemas import (
     MentorRequest,
     TrainingPathPublic,
     TrainingPathRequest,
+    nip_problem,
+)
+from serving.services.training_paths import (
+    PathAnswer,
+    PathOptions,
+    UnknownCourses,
+    is_cheap,
+    precomputed,
+    training_path_answer,
 )
 from serving.state import DefaultAnswer, ServingState
 
 router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
 
 JSON_MEDIA_TYPE = "application/json"
-_TRAINING_PATH_FIELDS = frozenset({"nip", "jp_budget", "top_k"})
+_TRAINING_PATH_FIELDS = frozenset({"nip", "jp_budget", "top_k", "exclude_course_ids", "modes"})
+COURSE_ID_MAX = 64
 
 
 def json_response(body: bytes | str) -> Response:
@@ -108,29 +120,16 @@ def may_read(state: ServingState, key: ApiKey, nip: str) -> bool:
     return state.unit_of.get(nip) in state.scope_of(key.units)
 
 
-def precomputed_training_path(
-    state: ServingState, nip: str, jp_budget: int | None, top_k: int | None
-) -> DefaultAnswer | None:
-    """The precomputed answer when the request asks for exactly it: the default budget and a
-    `top_k` that does not cut the path."""
-    if jp_budget is not None and jp_budget != state.default_jp_budget:
-        return None
-    answer = state.cached_answer(nip)
-    if answer is None or (top_k is not None and top_k < len(answer.course_ids)):
-        return None
-    return answer
-
-
 def send_answer(
     kind: str,
     body: bytes,
-    answer: DefaultAnswer,
+    answer: DefaultAnswer | PathAnswer,
     nip: str,
     state: ServingState,
     predictions: PredictionRecorder,
     start: float,
 ) -> Response:
-    """Record the served prediction, then return the precomputed body."""
+    """Record the served prediction, then return its serialised body."""
     predictions.record(
         kind,
         nip,
@@ -177,7 +176,37 @@ def _is_json(content_type: str | None) -> bool:
     return (content_type or "").partition(";")[0].strip().lower() == JSON_MEDIA_TYPE
 
 
+def _plain_ids(value: object, upper: int) -> bool:
+    """A list of course ids the request model accepts as they are."""
+    return (
+        type(value) is list
+        and len(value) <= upper
+        and all(type(x) is str and 1 <= len(x) <= COURSE_ID_MAX for x in value)
+    )
+
+
+def plain_options(payload: dict[str, Any]) -> PathOptions | None:
+    """The options of a body in the plain shapes the request model takes unchanged, else None
+    (pydantic's lax coercions, e.g. "40" or 40.0, and every error go to the handler)."""
+    budget, top_k = payload.get("jp_budget"), payload.get("top_k")
+    if not _optional_int(budget, JP_BUDGET_MAX) or not _optional_int(top_k, TOP_K_MAX):
+        return None
+    exclude = payload.get("exclude_course_ids", [])
+    if not _plain_ids(exclude, EXCLUDE_MAX):
+        return None
+    modes = payload.get("modes")
+    if modes is not None:
+        if type(modes) is not list or not 1 <= len(modes) <= len(COURSE_MODES):
+            return None
+        if not all(type(m) is str and m in COURSE_MODES for m in modes):
+            return None
+    return PathOptions(budget, top_k, tuple(exclude), None if modes is None else tuple(modes))
+
+
 class TrainingPathRoute(PrecomputedRoute):
+    """Answers well-formed requests for employees whose path inputs are in memory here, on the
+    event loop (building one path costs less than a threadpool hop)."""
+
     async def precomputed(self, request: Request) -> Response | None:
         start = time.perf_counter()
         state = request.app.state.holder.state
@@ -190,57 +219,55 @@ class TrainingPathRoute(PrecomputedRoute):
             payload = json.loads(await request.body())
         except (ValueError, RecursionError):  # the handler answers these with its 400/422
             return None
-        # Only the plain shapes; pydantic's lax coercions (e.g. "40" or 40.0) go to the handler.
         if type(payload) is not dict or not payload.keys() <= _TRAINING_PATH_FIELDS:
             return None
-        nip, budget, top_k = payload.get("nip"), payload.get("jp_budget"), payload.get("top_k")
-        if type(nip) is not str or not _optional_int(budget, JP_BUDGET_MAX):
-            return None
-        if not _optional_int(top_k, TOP_K_MAX):
+        nip = payload.get("nip")
+        options = plain_options(payload)
+        if type(nip) is not str or options is None:
             return None
         nip = nip.replace(" ", "")
-        answer = precomputed_training_path(state, nip, budget, top_k)
-        if answer is None or not may_read(state, key, nip):
+        answer: DefaultAnswer | PathAnswer | None = precomputed(state, nip, options)
+        if answer is None:
+            if not state.has(nip) or nip_problem(nip) is not None or not is_cheap(state, nip):
+                return None
+            try:
+                answer = training_path_answer(state, nip, options)
+            except UnknownCourses:
+                return None
+        if not may_read(state, key, nip):
             return None
         request.state.key_id = key.key_id
         predictions = request.app.state.predictions
-        body = answer.training_path_body
+        body = answer.training_path_body if isinstance(answer, DefaultAnswer) else answer.body
         return send_answer("training_path", body, answer, nip, state, predictions, start)
 
 
 # --- the handlers ---------------------------------------------------------------------------------
 
 
+def unknown_courses_error(exc: UnknownCourses) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+
+
 async def recommend_training_path(
     body: TrainingPathRequest, request: Request, key: KeyDep
 ) -> Response:
-    """Ordered courses within the JP budget, the gaps they close, the participation risk and
-    the reasons (Bahasa Indonesia and English) for every step and for the risk."""
+    """Ordered courses within the JP budget (and without the excluded courses or formats), the
+    gaps they close, the participation risk and the reasons (Bahasa Indonesia and English) for
+    every step and for the risk."""
     start = time.perf_counter()
     state = get_state(request)
     predictions = get_prediction_log(request)
     authorize_employee(state, key, body.nip)
-    answer = precomputed_training_path(state, body.nip, body.jp_budget, body.top_k)
-    if answer is not None:
-        body_bytes = answer.training_path_body
-        return send_answer("training_path", body_bytes, answer, body.nip, state, predictions, start)
-    budget = state.default_jp_budget if body.jp_budget is None else body.jp_budget
-    plan = state.cached_plan(body.nip, budget)
-    if plan is None:  # a budget nobody asked for yet: plan off the event loop, then cached
-        plan = await run_in_threadpool(state.plan, body.nip, budget)
-    steps = plan["training_path"]
-    shown = steps if body.top_k is None else steps[: body.top_k]
-    result = TrainingPathPublic.from_plan(
-        {**plan, "training_path": shown, "total_jp": sum(int(s["hours_jp"]) for s in shown)},
-        state.as_of.date(),
-        budget,
-        risk_reasons=state.risk_reasons(body.nip),
-        truncated=len(shown) < len(steps),
-    )
-    record_path(
-        predictions, "training_path", body.nip, state, shown, plan["participation_risk"], start
-    )
-    return json_response(result.model_dump_json())
+    options = PathOptions.of(body)
+    try:
+        if is_cheap(state, body.nip):
+            answer = training_path_answer(state, body.nip, options)
+        else:  # beyond the precomputed employees: score them off the event loop, once
+            answer = await run_in_threadpool(training_path_answer, state, body.nip, options)
+    except UnknownCourses as exc:
+        raise unknown_courses_error(exc) from None
+    return send_answer("training_path", answer.body, answer, body.nip, state, predictions, start)
 
 
 router.add_api_route(
