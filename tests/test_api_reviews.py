@@ -366,6 +366,7 @@ def test_an_added_course_needs_its_prerequisite_completed_not_ongoing(world):
         (error,) = refused.json()["detail"]
         assert error["loc"][-1] == "add_course_ids" and error["input"] == course
         assert prerequisite in error["msg"] and "ongoing" in error["msg"]
+        assert error["type"] == "missing_prerequisite"
         assert _rows(world, headers["Idempotency-Key"]) == 0
     # Without the ongoing row the prerequisite may join the plan, and the course after it.
     with TestClient(create_app(serve_ready(world.settings), StaticSource(world))) as client:

@@ -576,6 +576,7 @@ def test_form_refuses_a_course_without_its_prerequisite(client, pw):
     page = _plan(client, nip).text
     refused = _decide(client, nip, page, decision="changed", add=chained[0])
     assert refused.status_code == 400 and "prasyarat" in refused.text.lower()
+    assert "belum selesai" in refused.text  # the page names this rule, not a generic refusal
     assert pw.reviews(nip) == []
 
 

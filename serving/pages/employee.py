@@ -50,8 +50,8 @@ from serving.services.plans import (
     ReviewEntry,
     effective_plan,
     fetch_reviews,
-    unmet_prerequisites,
 )
+from serving.services.review_changes import MISSING_PREREQUISITE
 from serving.state import ServingState
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -363,9 +363,10 @@ def _store(
         raise PageError(400, "error_bad_form") from exc
     try:
         reviews.create_review(session, state, viewer.key, nip, body, request_id)
-    except (
-        RequestValidationError
-    ) as exc:  # the shared change rules (serving.services.review_changes)
+    except RequestValidationError as exc:  # the shared change rules (services.review_changes)
+        rules = {error.get("type") for error in exc.errors()}
+        if MISSING_PREREQUISITE in rules:
+            raise FormProblem("error_missing_prerequisite") from exc
         raise FormProblem("error_change_refused") from exc
     except reviews.ReviewConflict as exc:
         raise PageError(409, "error_form_used") from exc
@@ -396,10 +397,6 @@ def _decide(request: Request, viewer: Viewer, nip: str, form: FormData) -> Respo
             changes = requested_changes(form, current, is_addable)
             if decision == Decision.CHANGED.value and changes is None:
                 raise FormProblem("error_no_changes")
-            if changes is not None and unmet_prerequisites(
-                state, nip, reviews, changes.model_dump(mode="json")
-            ):
-                raise FormProblem("error_missing_prerequisite")
             if decision == Decision.REJECTED.value and not comment:
                 raise FormProblem("error_reason_required")
             final = Decision(decision)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -221,34 +221,3 @@ def effective_plan(
         mentor_nip=mentor or model_mentor,
         mentor_changed=mentor is not None and mentor != model_mentor,
     )
-
-
-def unmet_prerequisites(
-    state: Any, nip: str, reviews: Sequence[ReviewEntry], changes: Mapping[str, Any]
-) -> dict[str, list[str]]:
-    """Courses a change adds whose prerequisites are neither completed nor earlier in the plan
-    as it would stand after the change; an ongoing prerequisite does not count (it may still be
-    dropped). The one prerequisite check of a review, for the API and the pages alike.
-    """
-    from model.plan_rules import missing_prerequisites
-
-    added = set(changes.get("add_course_ids") or ())
-    if not added:
-        return {}
-    pending = ReviewEntry(
-        id=0,
-        request_id="",
-        key_id="",
-        role="",
-        nip=nip,
-        decision=Decision.CHANGED.value,
-        comment="",
-        changes=changes,
-        model_version=None,
-        created_at=datetime.now(UTC),
-    )
-    after = effective_plan(state, nip, [*reviews, pending], lambda _: None)
-    completed = set(state.employee_view(nip).completed[c.COURSE_ID].astype(str))
-    path = [str(step[c.COURSE_ID]) for step in after.steps]
-    missing = missing_prerequisites(path, state.planner.catalog, completed)
-    return {cid: needed for cid, needed in missing.items() if cid in added}

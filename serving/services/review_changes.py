@@ -39,6 +39,10 @@ ADD = "add_course_ids"
 REMOVE = "remove_course_ids"
 
 
+#: Error type of a change that leaves a course without its completed (or earlier) prerequisite.
+MISSING_PREREQUISITE = "missing_prerequisite"
+
+
 @dataclass(frozen=True)
 class ChangeProblem:
     """One refused part of a change: the field, the position in its list, what is wrong."""
@@ -47,13 +51,15 @@ class ChangeProblem:
     index: int | None
     value: Any
     message: str
+    #: The error `type`: which rule, so a caller (the pages) can say it in its own words.
+    rule: str = "value_error"
 
     def as_error(self) -> dict[str, Any]:
         """In the shape of pydantic's errors, so the 422 body reads like any other."""
         loc: tuple[str | int, ...] = ("body", "changes", self.field)
         if self.index is not None:
             loc = (*loc, self.index)
-        return {"type": "value_error", "loc": loc, "msg": self.message, "input": self.value}
+        return {"type": self.rule, "loc": loc, "msg": self.message, "input": self.value}
 
 
 def _missing_prerequisites(
@@ -149,6 +155,7 @@ def course_change_problems(
                 cid,
                 f"{cid!r} needs {prerequisite!r} completed (an ongoing course does not count) "
                 "or earlier in the path",
+                rule=MISSING_PREREQUISITE,
             )
         )
     return problems
