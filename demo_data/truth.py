@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from features import columns as c
+from features.gap_closure import closure_frame
 
 # --- truth tables and their columns -------------------------------------------------------------
 COURSE_EFFECTS = "course_effects"
@@ -38,10 +39,6 @@ P_COMPLETE = "p_complete"
 GAIN_IF_COMPLETED = "gain_if_completed"
 EXPECTED_GAIN = "expected_gain"
 STEP = "step"
-GAP_BEFORE = "gap_before"
-GAP_AFTER = "gap_after"
-GAP_CLOSED = "gap_closed"
-EXPECTED_COMPLETIONS = "expected_completions"
 
 
 def affinity_column(mode: str) -> str:
@@ -194,15 +191,7 @@ def expected_gap_closure(
         once = scored[scored[STEP] == step]
         np.add.at(completions, nips.get_indexer(once[c.NIP]), once[P_COMPLETE].to_numpy())
     gap_after = np.clip(required - levels, 0, None).sum(axis=1)
-    return pd.DataFrame(
-        {
-            c.NIP: pd.Series(nips, dtype="str"),
-            GAP_BEFORE: gap_before,
-            GAP_AFTER: gap_after,
-            GAP_CLOSED: gap_before - gap_after,
-            EXPECTED_COMPLETIONS: completions,
-        }
-    )
+    return closure_frame(nips, gap_before, gap_after, completions)
 
 
 def load_truth(folder: str | Path) -> dict[str, pd.DataFrame]:

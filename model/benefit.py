@@ -38,11 +38,12 @@ from sklearn.utils.validation import check_is_fitted
 from features import columns as c
 from features.competency import CURRENT_LEVEL as CURRENT
 from features.course_outcomes import CHANGE, COMPLETED, LEVEL_BEFORE, N_SHARING
+from features.gap_closure import (
+    GAP_BEFORE,
+    GAP_CLOSED,
+    closure_frame,
+)
 
-GAP_BEFORE = "gap_before"
-GAP_AFTER = "gap_after"
-GAP_CLOSED = "gap_closed"
-EXPECTED_COMPLETIONS = "expected_completions"
 #: The most pseudo-observations "auto" shrinkage uses (when courses look alike).
 MAX_PRIOR_STRENGTH = 50.0
 #: Band positions (`band_position`): three below the band, inside it, at or above its target.
@@ -401,15 +402,7 @@ class ObservedBenefit(BaseEstimator):
                 np.add.at(level, (row, col), step)
                 np.add.at(measured, (row, col), step)
         gap_after = np.clip(required - level, 0, None).sum(axis=1)
-        return pd.DataFrame(
-            {
-                c.NIP: pd.Series(nips, dtype="str"),
-                GAP_BEFORE: gap_before,
-                GAP_AFTER: gap_after,
-                GAP_CLOSED: gap_before - gap_after,
-                EXPECTED_COMPLETIONS: completions,
-            }
-        )
+        return closure_frame(nips, gap_before, gap_after, completions)
 
 
 def closure_summary(per_employee: pd.DataFrame, hours: Mapping[str, float]) -> dict[str, float]:

@@ -23,7 +23,8 @@ from sklearn.base import clone
 
 from features import columns as c
 from features.competency import CURRENT_LEVEL, REQUIRED
-from model.benefit import GAP_CLOSED, ObservedBenefit, fit_level_drift
+from features.gap_closure import GAP_CLOSED
+from model.benefit import ObservedBenefit, fit_level_drift
 from model.path_builder import build_paths
 from model.path_catalog import Catalog
 from model.path_inputs import paths_to_frame

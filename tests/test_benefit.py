@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from features import columns as c
-from model.benefit import GAP_CLOSED, ObservedBenefit, band_position
+from features.gap_closure import GAP_CLOSED
+from model.benefit import ObservedBenefit, band_position
 from model.metrics import bootstrap_mean_ci
 
 

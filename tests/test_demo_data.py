@@ -19,6 +19,7 @@ from demo_data.truth import load_truth
 from features import columns as c
 from features.contract import TABLES
 from features.dataset_writer import write_dataset, write_frames
+from features.gap_closure import GAP_AFTER, GAP_BEFORE, GAP_CLOSED
 
 _DTYPES = {
     "str": "str",
@@ -381,9 +382,9 @@ def test_true_best_path_closes_more_gap_than_a_popular_one(demo):
     )
     good = dt.expected_gap_closure(demo.truth, demo.tables, best)
     bad = dt.expected_gap_closure(demo.truth, demo.tables, popular_path)
-    assert (good[dt.GAP_CLOSED] >= -1e-12).all()
-    assert good[dt.GAP_CLOSED].sum() > bad[dt.GAP_CLOSED].sum()
-    assert (good[dt.GAP_AFTER] <= good[dt.GAP_BEFORE] + 1e-12).all()
+    assert (good[GAP_CLOSED] >= -1e-12).all()
+    assert good[GAP_CLOSED].sum() > bad[GAP_CLOSED].sum()
+    assert (good[GAP_AFTER] <= good[GAP_BEFORE] + 1e-12).all()
 
 
 # --- writer ------------------------------------------------------------------------------------

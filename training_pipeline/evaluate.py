@@ -105,7 +105,8 @@ def gap_closure_with_truth(
     truth: Mapping[str, pd.DataFrame], tables: Mapping[str, pd.DataFrame], paths: pd.DataFrame
 ) -> dict[str, float]:
     """Exact expected gap closure of paths under the demo's hidden response model."""
-    from demo_data.truth import GAP_BEFORE, GAP_CLOSED, expected_gap_closure
+    from demo_data.truth import expected_gap_closure
+    from features.gap_closure import GAP_BEFORE, GAP_CLOSED
 
     if paths.empty:
         return {"true_gap_closed": 0.0, "true_closure_per_jp": float("nan")}
@@ -151,7 +152,8 @@ def gap_closure_estimated(
 ) -> dict[str, float]:
     """Estimated gap closed per employee of `view` (bootstrap interval over employees) and per
     JP, from observed outcomes (`fit_benefit_estimator`): works on real data."""
-    from model.benefit import GAP_CLOSED, closure_summary
+    from features.gap_closure import GAP_CLOSED
+    from model.benefit import closure_summary
 
     comp = view.competency
     keep = comp[REQUIRED].to_numpy(dtype=bool) & comp[c.REQUIRED_LEVEL].notna().to_numpy()
