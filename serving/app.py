@@ -23,9 +23,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from features.database import make_engine
 from features.settings import Settings, get_settings
 from serving.body_limit import BodyLimitMiddleware
-from serving.db import create_schema, make_engine, session_factory
+from serving.db import create_schema, session_factory
 from serving.keys import KeyStore
 from serving.metrics import PrometheusMiddleware, ServingMetrics
 from serving.pages import install as install_pages
