@@ -142,10 +142,27 @@ def write_dataset(
         if fmt == "parquet":
             frame.to_parquet(path, index=False)
         else:
-            text = pd.DataFrame({col.name: _to_text(frame[col.name], col) for col in spec.columns})
+            text = text_table(frame, spec)
             text.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
         written.append(path)
     return written
+
+
+def type_text_table(raw: pd.DataFrame, spec: TableSpec, file: str) -> pd.DataFrame:
+    """The typed form of a table held as contract text (the dataset store's form); a cell
+    that does not parse raises `ValueError` (the store only holds validated rows)."""
+    table, _, problems = _type_columns(raw, spec, file, np.arange(2, len(raw) + 2))
+    if problems:
+        raise ValueError(f"{file}: {problems[0].message} ({problems[0].column})")
+    return table
+
+
+def text_table(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    """A typed table in the contract's text form (the cells `write_dataset` writes to CSV)."""
+    return pd.DataFrame(
+        {col.name: _to_text(frame[col.name], col) for col in spec.columns},
+        index=pd.RangeIndex(len(frame)),
+    )
 
 
 # --- reading one table ----------------------------------------------------------------------
@@ -172,7 +189,14 @@ def _unusable(
 
 
 def _read_csv(path: Path, spec: TableSpec) -> tuple[pd.DataFrame, TableSource, list[Violation]]:
-    data = path.read_bytes()
+    return read_csv_bytes(path.read_bytes(), path.name, spec)
+
+
+def read_csv_bytes(
+    data: bytes, file: str, spec: TableSpec
+) -> tuple[pd.DataFrame, TableSource, list[Violation]]:
+    """One table from CSV bytes (a file, an upload): parsed and cell-checked as in a folder;
+    violations name `file`."""
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
     if (np.frombuffer(data, np.uint8) >= 0x80).any():
@@ -182,17 +206,17 @@ def _read_csv(path: Path, spec: TableSpec) -> tuple[pd.DataFrame, TableSource, l
             line = data.count(b"\n", 0, err.start) + 1
             bad = data[err.start : err.end].hex(" ")
             message = f"not UTF-8 text (byte {bad}); save the file as UTF-8"
-            return _unusable(spec, path.name, "encoding", message, line)
+            return _unusable(spec, file, "encoding", message, line)
     layout = _csv_layout(data)
     if layout is None:
-        return _unusable(spec, path.name, "csv_format", "the file is empty (no header row)")
+        return _unusable(spec, file, "csv_format", "the file is empty (no header row)")
     lines, n_fields, header = layout
-    found = _header_violations(path.name, int(lines[0]), header, spec)
+    found = _header_violations(file, int(lines[0]), header, spec)
     long_rows = np.flatnonzero(n_fields[1:] > len(header))
     if long_rows.size:
         found += [
             Violation(
-                path.name,
+                file,
                 int(lines[i + 1]),
                 None,
                 None,
@@ -201,7 +225,7 @@ def _read_csv(path: Path, spec: TableSpec) -> tuple[pd.DataFrame, TableSource, l
             )
             for i in long_rows
         ]
-        return _as_unusable(spec, path.name, found)
+        return _as_unusable(spec, file, found)
     regular = len(set(header)) == len(header) and (n_fields[1:] == len(header)).all()
     try:
         raw = _parse_csv(data, header) if regular else None
@@ -217,17 +241,17 @@ def _read_csv(path: Path, spec: TableSpec) -> tuple[pd.DataFrame, TableSource, l
                 index_col=False,
             )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        found.append(Violation(path.name, None, None, None, "csv_format", str(err).strip()))
-        return _as_unusable(spec, path.name, found)
+        found.append(Violation(file, None, None, None, "csv_format", str(err).strip()))
+        return _as_unusable(spec, file, found)
     if len(raw) != len(lines) - 1:  # pandas read the structure differently: say so, no guessing
         message = f"{len(raw)} rows parsed but {len(lines) - 1} records found; check the quoting"
-        found.append(Violation(path.name, None, None, None, "csv_format", message))
-        return _as_unusable(spec, path.name, found)
+        found.append(Violation(file, None, None, None, "csv_format", message))
+        return _as_unusable(spec, file, found)
     row_lines, row_fields = lines[1:], n_fields[1:]
     short = np.flatnonzero(row_fields < len(header))
     found += [
         Violation(
-            path.name,
+            file,
             int(row_lines[i]),
             None,
             None,
@@ -240,10 +264,10 @@ def _read_csv(path: Path, spec: TableSpec) -> tuple[pd.DataFrame, TableSource, l
     for i, name in enumerate(header):
         position.setdefault(name, i)
     table, reported, problems = _type_columns(
-        raw, spec, path.name, row_lines, missing_after=lambda name: row_fields <= position[name]
+        raw, spec, file, row_lines, missing_after=lambda name: row_fields <= position[name]
     )
     found += problems
-    return table, TableSource(path.name, row_lines, reported), found
+    return table, TableSource(file, row_lines, reported), found
 
 
 def _parse_csv(data: bytes, header: list[str]) -> pd.DataFrame:
