@@ -37,6 +37,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    delete,
     insert,
     select,
     update,
@@ -45,7 +46,14 @@ from sqlalchemy.engine import Connection
 
 from features import columns as c
 from features.contract import TABLES, TableSpec
-from features.io import read_csv_bytes, read_tables, text_table, type_text_table, write_dataset
+from features.io import (
+    empty_table,
+    read_csv_bytes,
+    read_tables,
+    text_table,
+    type_text_table,
+    write_dataset,
+)
 from features.report import TableSource, ValidationReport, Violation
 from features.validation import validate_tables
 
@@ -224,14 +232,21 @@ class DatasetStore:
             self._cached = (revision, typed)
         return revision, typed
 
-    def ingest(self, batches: Iterable[Batch], sender: str, source: str) -> IngestResult:
-        """Check `batches` merged with the store; store them in one transaction or not at all."""
+    def ingest(
+        self, batches: Iterable[Batch], sender: str, source: str, replace_all: bool = False
+    ) -> IngestResult:
+        """Check `batches` merged with the store; store them in one transaction or not at all.
+
+        `replace_all`: the batches are the whole new dataset (what is stored goes).
+        """
         batches = list(batches)
         with self.engine.begin() as conn:
             # The first statement writes: it takes the store's write lock (SQLite) or the
             # revision row's lock (PostgreSQL) so concurrent ingests check in turn.
             conn.execute(update(REVISION).where(REVISION.c.id == 1).values(id=1))
             revision, current = self._current(conn)
+            if replace_all:
+                current = {name: empty_table(name) for name in TABLES}
             merged, sources, found, plans = _merge(current, batches)
             report = validate_tables(merged, sources, found)
             report = replace(
@@ -242,8 +257,11 @@ class DatasetStore:
             if not report.ok:
                 conn.rollback()
                 return IngestResult(report, revision)
+            if replace_all:
+                for table in DATA_TABLES.values():
+                    conn.execute(delete(table))
             changes = {name: _write(conn, name, plan) for name, plan in plans.items()}
-            stored = any(ch.inserted or ch.updated for ch in changes.values())
+            stored = replace_all or any(ch.inserted or ch.updated for ch in changes.values())
             new_revision = revision + 1 if stored else revision
             now = datetime.now(UTC)
             if stored:
@@ -269,8 +287,11 @@ class DatasetStore:
                 self._cached = None
         return IngestResult(report, new_revision, changes, nips)
 
-    def import_folder(self, folder: Path, sender: str = "cli:import") -> IngestResult:
-        """Every table of a contract folder, as one batch (the folder's own files and lines)."""
+    def import_folder(
+        self, folder: Path, sender: str = "cli:import", replace_all: bool = False
+    ) -> IngestResult:
+        """Every table of a contract folder, as one batch (the folder's own files and lines);
+        `replace_all`: the folder is the whole dataset (rows it lacks are deleted)."""
         read = read_tables(folder)
         batches = [
             Batch(name, read.tables[name], read.sources[name], [])
@@ -278,7 +299,7 @@ class DatasetStore:
             if read.sources[name].usable or not TABLES[name].optional
         ]
         batches[0].found = list(read.violations)
-        return self.ingest(batches, sender, f"folder {Path(folder).name}")
+        return self.ingest(batches, sender, f"folder {Path(folder).name}", replace_all)
 
     def export_folder(self, folder: Path, fmt: str = "csv") -> list[Path]:
         """Write the stored dataset as a contract folder (what `kompeten train --data` reads)."""

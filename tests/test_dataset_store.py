@@ -136,3 +136,17 @@ def test_rows_may_refer_to_rows_of_the_same_batch_or_stored_ones(store):
     result = store.ingest(batches, "test", "api")
     assert result.ok, result.report.errors
     assert result.changes[c.EMPLOYEES].inserted == 1 and new_nip in result.nips
+
+
+def test_replace_all_makes_the_store_the_folder(store, tmp_path: Path):
+    tables = tiny_tables()
+    tables[c.ENROLLMENTS] = tables[c.ENROLLMENTS].iloc[:3]
+    from features.io import write_dataset
+
+    write_dataset(tables, tmp_path / "smaller")
+    merged = store.import_folder(tmp_path / "smaller")
+    assert merged.ok and merged.stored == 0  # an upsert keeps the rows the folder lacks
+    assert len(store.tables()[c.ENROLLMENTS]) == 8
+    replaced = store.import_folder(tmp_path / "smaller", replace_all=True)
+    assert replaced.ok and len(store.tables()[c.ENROLLMENTS]) == 3
+    assert replaced.revision == 2
