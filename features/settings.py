@@ -139,8 +139,16 @@ class Settings(BaseSettings):
 
     environment: str = Field("development", description="development | staging | production")
     home: Path = Field(Path("var"), description="Folder for local state (SQLite, artifacts).")
-    data_dir: Path | None = Field(None, description="Dataset folder the service reads.")
-    database_url: str | None = Field(None, description="SQLAlchemy URL for plan reviews.")
+    data_dir: Path | None = Field(
+        None,
+        description="Dataset folder the service imports into the store when the store is "
+        "still empty (default home/demo); later data arrives by ingest or `kompeten import`.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the store: the dataset, plan reviews, API keys "
+        "(default a SQLite file under home; postgresql+psycopg://... for shared hosts).",
+    )
     mlflow_tracking_uri: str | None = Field(
         None,
         validation_alias="MLFLOW_TRACKING_URI",
@@ -174,6 +182,12 @@ class Settings(BaseSettings):
     )
     model_poll_seconds: float = Field(
         60.0, ge=0, description="How often the service checks for a new champion (0 = never)."
+    )
+    data_poll_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="How often each worker checks the store's revision (one-row query) and "
+        "recomputes its plans when another worker or host ingested data (0 = never).",
     )
     serve: ServeSettings = Field(default_factory=ServeSettings)
     pages: PagesSettings = Field(default_factory=PagesSettings)

@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features.database import make_engine
+from features.dataset_store import DatasetStore
 from features.settings import Settings, get_settings
 from serving.body_limit import BodyLimitMiddleware
 from serving.db import create_schema, session_factory
@@ -33,6 +34,7 @@ from serving.pages import install as install_pages
 from serving.routes import (
     admin,
     bulk_paths,
+    data,
     employees,
     health,
     mentoring,
@@ -98,6 +100,20 @@ def _prediction_log(settings: Settings) -> Any:
     return PredictionLog(settings, PredictionLogConfig(role=role))
 
 
+async def _poll_data(holder: StateHolder, store: DatasetStore, interval: float) -> None:
+    """Every `interval` seconds, one-row check of the store's revision; a new one (another
+    worker or host ingested) rebuilds the state from the store with the same model."""
+    while True:
+        await asyncio.sleep(interval)
+        state = holder.state
+        try:
+            revision = await asyncio.to_thread(store.revision)
+            if state is not None and not state.data_signature.endswith(f"store:{revision}"):
+                await asyncio.to_thread(holder.reload, False, 0.0)
+        except Exception:  # a database blip: the next round tries again
+            logger.warning("data poll failed", exc_info=True)
+
+
 async def _poll(holder: StateHolder, interval: float) -> None:
     """Check for a new champion or new data every `interval` seconds, forever."""
     while True:
@@ -119,6 +135,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = make_engine(settings.resolved_database_url)
     await asyncio.to_thread(create_schema, engine)
     app.state.sessions = session_factory(engine)
+    holder: StateHolder = app.state.holder
+    store = await asyncio.to_thread(getattr, holder.source, "store", None)
+    if not isinstance(store, DatasetStore):  # a test's own state source: a store of its own
+        store = DatasetStore(engine)
+        await asyncio.to_thread(store.create_schema)
+    app.state.dataset_store = store
+    app.state.refreshes = set()
     app.state.keys = KeyStore(app.state.sessions, ttl=serving.key_cache_ttl_s)
     predictions = app.state.prediction_log_factory(settings)
     await asyncio.to_thread(predictions.start)
@@ -126,7 +149,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if hasattr(predictions, "stats") and not getattr(app.state, "log_watched", False):
         app.state.metrics.watch_prediction_log(predictions)
         app.state.log_watched = True
-    holder: StateHolder = app.state.holder
     tasks: list[asyncio.Task[Any]] = []
     first = asyncio.create_task(asyncio.to_thread(holder.reload))
     tasks.append(first)
@@ -135,6 +157,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await asyncio.wait_for(asyncio.shield(first), serving.startup_wait_s)
     if settings.model_poll_seconds > 0:
         tasks.append(asyncio.create_task(_poll(holder, settings.model_poll_seconds)))
+    if settings.data_poll_seconds > 0 and hasattr(holder.source, "store"):
+        tasks.append(asyncio.create_task(_poll_data(holder, store, settings.data_poll_seconds)))
     try:
         yield
     finally:
@@ -181,7 +205,8 @@ def create_app(
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(PrometheusMiddleware, metrics=metrics)  # outermost: counts the 500s too
-    for module in (health, recommendations, bulk_paths, employees, mentoring, reviews, admin):
+    routers = (health, recommendations, bulk_paths, employees, mentoring, reviews, data, admin)
+    for module in routers:
         app.include_router(module.router)
     install_pages(app)  # manager pages under /halaman and their static files
 

@@ -15,8 +15,9 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from pydantic import AfterValidator, BeforeValidator
 from sqlalchemy.orm import Session
 
+from features.dataset_store import DatasetStore
 from features.settings import PagesSettings, Settings
-from serving.keys import RELOADERS, REVIEWERS, ApiKey, KeyStore, Role
+from serving.keys import INGESTERS, RELOADERS, REVIEWERS, ApiKey, KeyStore, Role
 from serving.schemas import NIP_FORMAT, ErrorPublic, check_nip, strip_spaces
 from serving.state import ServingState
 from serving.state_holder import StateHolder
@@ -146,6 +147,15 @@ def _role_checker(roles: frozenset[Role], action: str):
 
 ReviewerDep = Annotated[ApiKey, Depends(_role_checker(REVIEWERS, "review plans"))]
 AnalystDep = Annotated[ApiKey, Depends(_role_checker(RELOADERS, "reload the model"))]
+IngesterDep = Annotated[ApiKey, Depends(_role_checker(INGESTERS, "send data"))]
+
+
+def get_dataset_store(request: Request) -> DatasetStore:
+    """The dataset store the app's state is built from (made at start-up)."""
+    return request.app.state.dataset_store
+
+
+DatasetStoreDep = Annotated[DatasetStore, Depends(get_dataset_store)]
 
 
 def authorize_employee(state: ServingState, key: ApiKey, nip: str) -> None:

@@ -6,7 +6,8 @@ time. Verified keys are trusted for a short TTL in memory so the hot path does n
 database; a revoked key stops working within that TTL.
 
 Roles:
-- `hr_system`: the HR system; reads every recommendation, plan and review history.
+- `hr_system`: the HR system; reads every recommendation, plan and review history, and
+  sends data (POST /v1/data).
 - `manager`: reads recommendations and reviews plans, only for employees of its units and
   their sub-units (403 elsewhere).
 - `analyst`: reads everything like `hr_system` and may reload the model.
@@ -47,6 +48,8 @@ READ_ALL = frozenset({Role.HR_SYSTEM, Role.ANALYST})
 REVIEWERS = frozenset({Role.MANAGER})
 #: Roles that may reload the model.
 RELOADERS = frozenset({Role.ANALYST})
+#: Roles that send data (POST /v1/data): the HR system.
+INGESTERS = frozenset({Role.HR_SYSTEM})
 
 
 @dataclass(frozen=True)

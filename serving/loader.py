@@ -1,4 +1,10 @@
-"""Serving states from the outside world: the champion in the MLflow registry and the dataset.
+"""Serving states from the outside world: the champion in the MLflow registry and the dataset
+store (`features.dataset_store`, on `Settings.resolved_database_url`).
+
+The data side of a state's signature is the store's revision: an ingest on any worker or host
+raises it, and the next check rebuilds the state from the store with the same model (no
+retraining). A store that is still empty is first filled from `Settings.resolved_data_dir`
+(the embedded default: the demo folder `make run` writes), once.
 
 The registry is asked through `serving.mlflow_client.Registry` (imported when a source is
 made, so that building the app with another source stays fast). Models are loaded by version
@@ -18,6 +24,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from features.database import make_engine
+from features.dataset_store import DatasetStore
+from features.io import DatasetError
 from features.settings import Settings
 from model.bundle import load_planner_file
 from serving.champion_copy import ChampionCopy
@@ -29,7 +38,7 @@ from serving.state import (
     build_state,
     latest_date,
 )
-from serving.state_holder import Signature, data_signature, describe_failure
+from serving.state_holder import Signature, describe_failure
 
 logger = logging.getLogger("kompeten.serving")
 #: Marks a signature served from the local copy, so that the registry's answer differs from it.
@@ -37,10 +46,11 @@ _LOCAL = "local:"
 
 
 class MlflowStateSource:
-    """`StateSource` reading `models:/<model_name>@champion` and `Settings.resolved_data_dir`."""
+    """`StateSource` reading `models:/<model_name>@champion` and the dataset store."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: DatasetStore | None = None) -> None:
         self.settings = settings
+        self._store = store
         self._registry: Any = None
         self.copy = ChampionCopy(settings.home)
         self._loaded = False
@@ -59,6 +69,33 @@ class MlflowStateSource:
             limit_http(self.settings.serve.mlflow_timeout_s, max_retries=2)
             self._registry = Registry(uri)
         return self._registry
+
+    @property
+    def store(self) -> DatasetStore:
+        """The dataset store (its schema made, and filled from the data folder while empty)."""
+        if self._store is None:
+            store = DatasetStore(make_engine(self.settings.resolved_database_url))
+            store.create_schema()
+            self._store = store
+        return self._store
+
+    def data_signature(self) -> str:
+        """`store:<revision>`; an empty store is first filled from the data folder."""
+        store = self.store
+        revision = store.revision()
+        folder = self.settings.resolved_data_dir
+        if revision == 0 and folder.is_dir():
+            result = store.import_folder(folder, sender="serve:bootstrap")
+            if not result.ok:
+                raise DatasetError(result.report)
+            revision = result.revision
+            logger.info(
+                "dataset store was empty: imported %s (%d rows), revision %d",
+                folder,
+                result.stored,
+                revision,
+            )
+        return f"store:{revision}"
 
     def signature(self) -> Signature:
         """The registry's champion; before anything was loaded and with the registry
@@ -80,12 +117,11 @@ class MlflowStateSource:
                 saved.model_version,
                 saved.saved_at,
             )
-            signature = data_signature(self.settings.resolved_data_dir)
-            return Signature(saved.model_version, _LOCAL + signature)
+            return Signature(saved.model_version, _LOCAL + self.data_signature())
 
     def _registry_signature(self) -> Signature:
         version = self.registry.version_by_alias(self.settings.model_name, CHAMPION)
-        return Signature(version, data_signature(self.settings.resolved_data_dir))
+        return Signature(version, self.data_signature())
 
     @staticmethod
     def _planner_in(model_dir: Path) -> Any:
@@ -107,7 +143,6 @@ class MlflowStateSource:
     def load(self, signature: Signature, previous: ServingState | None) -> ServingState:
         from features import columns as c
         from features.build import build_features
-        from features.io import load_dataset
         from features.plan_input import employee_view
 
         local = signature.data_signature.startswith(_LOCAL)
@@ -137,7 +172,7 @@ class MlflowStateSource:
                 raise RuntimeError("the local copy of the champion changed while loading it")
         else:
             planner = self.load_planner(signature.model_version)
-        tables = load_dataset(self.settings.resolved_data_dir)
+        tables = self.store.tables()
         as_of = latest_date(tables)
         view = employee_view(tables, build_features(tables, as_of))
         state = build_state(

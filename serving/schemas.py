@@ -383,3 +383,46 @@ class PingPublic(BaseModel):
 
 class ErrorPublic(BaseModel):
     detail: str
+
+
+class RowErrorPublic(BaseModel):
+    """One broken rule of an ingested batch: where (file, row, column), what and which rule.
+
+    `row` is the 1-based item of a JSON array, or the CSV line (header = line 1); empty for a
+    problem of the whole file or of a row already stored."""
+
+    file: str
+    row: int | None
+    column: str | None
+    value: str | None = Field(description="At most the first 80 characters of the cell.")
+    rule: str
+    message: str
+
+
+class TableChangePublic(BaseModel):
+    received: int
+    inserted: int
+    updated: int
+    unchanged: int
+
+
+class IngestPublic(BaseModel):
+    """An accepted batch: what it changed, the store's new revision, the plans' refresh."""
+
+    revision: int
+    stored: int = Field(description="Rows inserted or updated (0 for a retried batch).")
+    tables: dict[str, TableChangePublic]
+    employees_affected: int
+    warnings: list[RowErrorPublic]
+    plans: Literal["recomputed", "scheduled", "unchanged", "failed"] = Field(
+        description="recomputed: this worker's plans follow the data already; scheduled: "
+        "they are being recomputed now (every worker within KOMPETEN_DATA_POLL_SECONDS)."
+    )
+
+
+class IngestRefusedPublic(BaseModel):
+    """A refused batch: nothing of it was stored."""
+
+    detail: str
+    error_count: int
+    errors: list[RowErrorPublic] = Field(description="The first 200 errors.")

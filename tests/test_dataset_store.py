@@ -83,8 +83,12 @@ def test_a_bad_row_refuses_the_whole_batch_with_its_row(store):
     before = _counts(store)
     rows = [
         {"nip": KASI, "course_id": "C03", "start_date": "2024-09-01", "status": "ongoing"},
-        {"nip": "199999999999999999", "course_id": "C01", "start_date": "2024-09-01",
-         "status": "ongoing"},
+        {
+            "nip": "199999999999999999",
+            "course_id": "C01",
+            "start_date": "2024-09-01",
+            "status": "ongoing",
+        },
         {"nip": KASI, "course_id": "C04", "start_date": "2024-13-01", "status": "ongoing"},
     ]
     result = store.ingest([batch_from_records(c.ENROLLMENTS, rows)], "test", "api")
@@ -106,9 +110,7 @@ def test_csv_upload_names_its_file_and_line_and_duplicates_are_refused(store):
         f"{KASI},C03,2024-09-01,,dropped,\n"
     ).encode()
     result = store.ingest([batch_from_csv(c.ENROLLMENTS, csv, "export.csv")], "test", "api")
-    assert [(v.file, v.line, v.rule) for v in result.report.errors] == [
-        ("export.csv", 3, "unique")
-    ]
+    assert [(v.file, v.line, v.rule) for v in result.report.errors] == [("export.csv", 3, "unique")]
     ok = store.ingest(
         [batch_from_csv(c.ENROLLMENTS, csv.rsplit(b"\n", 2)[0] + b"\n")], "test", "api"
     )
@@ -121,16 +123,19 @@ def test_rows_may_refer_to_rows_of_the_same_batch_or_stored_ones(store):
     new_nip = "199701012022031001"
     record = {k: (None if pd.isna(v) else v) for k, v in employee.iloc[0].to_dict().items()}
     record.update(
-        nip=new_nip, name="Budi Santoso, S.Kom.", gender="L", birth_date="1997-01-01",
-        tmt_cpns="2022-03-01", supervisor_nip=KASI,
+        nip=new_nip,
+        name="Budi Santoso, S.Kom.",
+        gender="L",
+        birth_date="1997-01-01",
+        tmt_cpns="2022-03-01",
+        supervisor_nip=KASI,
     )
     record = {k: (v.date().isoformat() if hasattr(v, "date") else v) for k, v in record.items()}
     batches = [
         batch_from_records(c.EMPLOYEES, [record]),
         batch_from_records(
             c.ENROLLMENTS,
-            [{"nip": new_nip, "course_id": "C01", "start_date": "2024-10-01",
-              "status": "ongoing"}],
+            [{"nip": new_nip, "course_id": "C01", "start_date": "2024-10-01", "status": "ongoing"}],
         ),
     ]
     result = store.ingest(batches, "test", "api")
