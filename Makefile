@@ -49,11 +49,12 @@ setup-test: $(VENV)/.test ## Create .venv with the runtime and the test tools fr
 lock: | $(UV) ## Re-resolve uv.lock after changing dependencies in pyproject.toml
 	$(UV) lock
 
-run: setup ## Main job on the embedded default: demo data -> validate -> train -> plans -> serve
+run: setup ## Main job on the embedded default: demo data -> validate -> train -> plans -> store -> serve
 	$(BIN)/kompeten demo-data --out $(DATA) --employees $(EMPLOYEES)
 	$(BIN)/kompeten validate --data $(DATA)
 	$(BIN)/kompeten train --data $(DATA)
 	$(BIN)/kompeten plan --data $(DATA) --out var/plans.jsonl
+	$(BIN)/kompeten import --data $(DATA) --replace
 	@echo "API key for HR systems (role hr_system):"
 	@$(BIN)/kompeten keys create --role hr_system --label make-run-hr
 	@echo "API key for the manager of Kecamatan Kertapati (role manager, for the pages):"
