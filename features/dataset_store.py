@@ -43,6 +43,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from features import columns as c
 from features.contract import TABLES, TableSpec
@@ -196,14 +197,19 @@ class DatasetStore:
         self._cached: tuple[int, dict[str, pd.DataFrame]] | None = None
 
     def create_schema(self) -> None:
-        """Create missing tables and the revision row (tolerates a concurrent creator)."""
-        metadata.create_all(self.engine)
-        with self.engine.begin() as conn:
-            if conn.execute(select(REVISION.c.revision)).first() is None:
-                try:
-                    conn.execute(insert(REVISION).values(id=1, revision=0, changed_at=None))
-                except Exception:  # another worker inserted it first
-                    pass
+        """Create missing tables and the revision row (tolerates workers starting together)."""
+        try:
+            metadata.create_all(self.engine)
+        except SQLAlchemyError:  # another worker created a table at the same moment
+            metadata.create_all(self.engine)
+        with self.engine.connect() as conn:
+            if conn.execute(select(REVISION.c.revision)).first() is not None:
+                return
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(REVISION).values(id=1, revision=0, changed_at=None))
+        except IntegrityError:  # another worker inserted it first
+            pass
 
     def revision(self) -> int:
         """0 until something was stored; then one more per accepted batch (cheap: one row)."""
