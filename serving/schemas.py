@@ -421,8 +421,9 @@ class IngestPublic(BaseModel):
 
 
 class IngestRefusedPublic(BaseModel):
-    """A refused batch: nothing of it was stored."""
+    """A refused batch: nothing of it was stored. (A malformed request, e.g. `wait=maybe`,
+    gets the usual request-validation body instead: `detail` as a list, no `errors`.)"""
 
-    detail: str
-    error_count: int
-    errors: list[RowErrorPublic] = Field(description="The first 200 errors.")
+    detail: str | list[dict[str, Any]]
+    error_count: int = 0
+    errors: list[RowErrorPublic] = Field(default_factory=list, description="The first 200.")

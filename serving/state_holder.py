@@ -1,7 +1,7 @@
 """The one reference to the serving state, and reloads that replace it atomically.
 
 A reload builds a whole new `serving.state.ServingState` off the request path (through a
-`StateSource`: the MLflow registry and the dataset folder in production, fixtures in tests) and
+`StateSource`: the MLflow registry and the dataset store in production, fixtures in tests) and
 swaps the reference in a single assignment, so a request sees either the old state or the new
 one, never a mix. A failed reload leaves the old state serving.
 """
@@ -9,7 +9,6 @@ one, never a mix. A failed reload leaves the old state serving.
 from __future__ import annotations
 
 import gc
-import hashlib
 import logging
 import re
 import threading
@@ -17,7 +16,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Literal, NamedTuple, Protocol
 
 from serving.state import ServingState
@@ -25,18 +23,6 @@ from serving.state import ServingState
 logger = logging.getLogger("kompeten.serving")
 
 _NIP_RUN = re.compile(r"(?<!\d)\d{18}(?!\d)")
-
-
-def data_signature(folder: Path) -> str:
-    """Cheap fingerprint of a dataset folder (names, sizes, mtimes): has the export changed?"""
-    digest = hashlib.sha256()
-    if not folder.is_dir():
-        return "missing"
-    for path in sorted(folder.iterdir()):
-        if path.suffix in (".csv", ".parquet") and path.is_file():
-            st = path.stat()
-            digest.update(f"{path.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:16]
 
 
 def redact(text: str, limit: int = 300) -> str:
