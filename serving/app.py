@@ -27,6 +27,7 @@ from features.database import make_engine
 from features.dataset_store import DatasetStore
 from features.settings import Settings, get_settings
 from serving.body_limit import BodyLimitMiddleware
+from serving.data_refresh import Refresher
 from serving.db import create_schema, session_factory
 from serving.keys import KeyStore
 from serving.metrics import PrometheusMiddleware, ServingMetrics
@@ -100,16 +101,16 @@ def _prediction_log(settings: Settings) -> Any:
     return PredictionLog(settings, PredictionLogConfig(role=role))
 
 
-async def _poll_data(holder: StateHolder, store: DatasetStore, interval: float) -> None:
+async def _poll_data(refresher: Refresher, store: DatasetStore, interval: float) -> None:
     """Every `interval` seconds, one-row check of the store's revision; a new one (another
     worker or host ingested) rebuilds the state from the store with the same model."""
     while True:
         await asyncio.sleep(interval)
-        state = holder.state
+        state = refresher.holder.state
         try:
             revision = await asyncio.to_thread(store.revision)
             if state is not None and not state.data_signature.endswith(f"store:{revision}"):
-                await asyncio.to_thread(holder.reload, False, 0.0)
+                await refresher.request(wait=True)
         except Exception:  # a database blip: the next round tries again
             logger.warning("data poll failed", exc_info=True)
 
@@ -141,7 +142,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = DatasetStore(engine)
         await asyncio.to_thread(store.create_schema)
     app.state.dataset_store = store
-    app.state.refreshes = set()
+    refresher = app.state.refresher = Refresher(holder)
     app.state.keys = KeyStore(app.state.sessions, ttl=serving.key_cache_ttl_s)
     predictions = app.state.prediction_log_factory(settings)
     await asyncio.to_thread(predictions.start)
@@ -158,13 +159,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.model_poll_seconds > 0:
         tasks.append(asyncio.create_task(_poll(holder, settings.model_poll_seconds)))
     if settings.data_poll_seconds > 0 and hasattr(holder.source, "store"):
-        tasks.append(asyncio.create_task(_poll_data(holder, store, settings.data_poll_seconds)))
+        tasks.append(asyncio.create_task(_poll_data(refresher, store, settings.data_poll_seconds)))
     try:
         yield
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await refresher.stop()
         await asyncio.to_thread(predictions.stop)
         engine.dispose()
 

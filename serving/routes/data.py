@@ -9,7 +9,6 @@ changed something, this worker recomputes its plans from the store with the curr
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Annotated, Any
 
@@ -26,18 +25,16 @@ from features.dataset_store import (
     batch_from_records,
 )
 from features.report import Violation
-from serving.deps import ERRORS, DatasetStoreDep, HolderDep, IngesterDep
+from serving.data_refresh import Refresher
+from serving.deps import ERRORS, DatasetStoreDep, IngesterDep
 from serving.schemas import (
     IngestPublic,
     IngestRefusedPublic,
     RowErrorPublic,
     TableChangePublic,
 )
-from serving.state_holder import StateHolder
 
 router = APIRouter(prefix="/v1/data", tags=["data"])
-#: How long `wait=true` waits for this worker's plans to follow the data.
-REFRESH_WAIT_S = 30.0
 _VALUE_CHARS = 80
 _SHOWN_ERRORS = 200
 _TABLE_NAMES = ", ".join(TABLES)
@@ -124,23 +121,20 @@ async def _batches_of(request: Request, table: str | None) -> list[Batch]:
     return [batch_from_records(_known(name), _records(rows, name)) for name, rows in value.items()]
 
 
-async def _refresh(request: Request, holder: StateHolder, wait: bool) -> str:
-    """Recompute this worker's plans from the store (the current model, no retraining)."""
-    task = asyncio.ensure_future(asyncio.to_thread(holder.reload, False, REFRESH_WAIT_S))
-    if not wait:
-        pending: set[asyncio.Future[Any]] = request.app.state.refreshes
-        pending.add(task)  # keep a reference until it is done
-        task.add_done_callback(pending.discard)
+async def _refresh(request: Request, wait: bool) -> str:
+    """Recompute this worker's plans from the store (the current model, no retraining);
+    rebuilds asked for meanwhile by other ingests are coalesced (`serving.data_refresh`)."""
+    refresher: Refresher = request.app.state.refresher
+    status_ = await refresher.request(wait)
+    if status_ is None:
         return "scheduled"
-    outcome = await task
-    return {"loaded": "recomputed", "unchanged": "unchanged"}.get(outcome.status, "failed")
+    return {"loaded": "recomputed", "unchanged": "unchanged"}.get(status_, "failed")
 
 
 async def _ingest(
     request: Request,
     table: str | None,
     store: DatasetStoreDep,
-    holder: StateHolder,
     key_id: str,
     wait: bool,
 ) -> IngestPublic | JSONResponse:
@@ -157,7 +151,7 @@ async def _ingest(
             errors=[_row_error(v) for v in errors[:_SHOWN_ERRORS]],
         )
         return JSONResponse(body.model_dump(mode="json"), 422)
-    plans = await _refresh(request, holder, wait) if result.stored else "unchanged"
+    plans = await _refresh(request, wait) if result.stored else "unchanged"
     return IngestPublic(
         revision=result.revision,
         stored=result.stored,
@@ -186,13 +180,12 @@ async def ingest_table(
     request: Request,
     table: Annotated[str, Path(description=f"A table of the data contract: {_TABLE_NAMES}.")],
     store: DatasetStoreDep,
-    holder: HolderDep,
     key: IngesterDep,
     wait: WaitQuery = False,
 ) -> IngestPublic | JSONResponse:
     """Rows in the data contract's columns. Upserted by the table's natural key: a retried
     batch stores nothing twice, a changed row (an enrollment now `completed`) is updated."""
-    return await _ingest(request, _known(table), store, holder, key.key_id, wait)
+    return await _ingest(request, _known(table), store, key.key_id, wait)
 
 
 @router.post(
@@ -204,9 +197,8 @@ async def ingest_table(
 async def ingest_tables(
     request: Request,
     store: DatasetStoreDep,
-    holder: HolderDep,
     key: IngesterDep,
     wait: WaitQuery = False,
 ) -> IngestPublic | JSONResponse:
     """An object of JSON arrays by table name, checked and stored together."""
-    return await _ingest(request, None, store, holder, key.key_id, wait)
+    return await _ingest(request, None, store, key.key_id, wait)
