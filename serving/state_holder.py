@@ -39,7 +39,7 @@ class Signature(NamedTuple):
 
 
 class StateSource(Protocol):
-    """Where states come from (MLflow + dataset folder in production, fixtures in tests)."""
+    """Where states come from (MLflow + the dataset store in production, fixtures in tests)."""
 
     def signature(self) -> Signature:
         """The current champion version and data fingerprint (cheap; may raise)."""
