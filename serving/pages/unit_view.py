@@ -48,6 +48,8 @@ class MemberRow:
     risk_high: bool
     status: str
     box: int | None
+    #: The plan now differs from the one its latest review was made on.
+    data_changed: bool
     kinerja: float | None
     potensi: float | None
 
@@ -118,6 +120,7 @@ def member_rows(
                 risk=risk,
                 risk_high=risk is not None and risk >= risk_threshold,
                 status=effective.status,
+                data_changed=bool(effective.data_changed_since_review),
                 box=None if box is None or box is pd.NA else int(box),
                 kinerja=_number(by_nip[KINERJA].get(nip)) if nip in by_nip.index else None,
                 potensi=_number(by_nip[POTENSI].get(nip)) if nip in by_nip.index else None,
