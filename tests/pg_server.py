@@ -113,7 +113,12 @@ class PostgresServer:
         if self._bindir is not None and (self._dir / "data" / "postmaster.pid").exists():
             try:
                 self._run(
-                    str(self._bindir / "pg_ctl"), "-D", str(self._dir / "data"), "-m", "fast", "stop"
+                    str(self._bindir / "pg_ctl"),
+                    "-D",
+                    str(self._dir / "data"),
+                    "-m",
+                    "fast",
+                    "stop",
                 )
             except (OSError, subprocess.CalledProcessError):
                 pass

@@ -48,10 +48,10 @@ class MemberRow:
     risk_high: bool
     status: str
     box: int | None
-    #: The plan now differs from the one its latest review was made on.
-    data_changed: bool
     kinerja: float | None
     potensi: float | None
+    #: The plan now differs from the one its latest review was made on.
+    data_changed: bool = False
 
 
 @dataclass(frozen=True)
