@@ -33,8 +33,9 @@ def utcnow() -> datetime:
 
 
 def as_utc(value: datetime) -> datetime:
-    """SQLite returns naive datetimes; everything stored here is UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    """In UTC: SQLite returns naive datetimes (everything stored here is UTC), PostgreSQL
+    aware ones in the session's time zone, which need not be UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
