@@ -19,8 +19,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    inspect,
+    text,
 )
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from features.database import make_engine
@@ -31,8 +33,9 @@ def utcnow() -> datetime:
 
 
 def as_utc(value: datetime) -> datetime:
-    """SQLite returns naive datetimes; everything stored here is UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    """In UTC: SQLite returns naive datetimes (everything stored here is UTC), PostgreSQL
+    aware ones in the session's time zone, which need not be UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -69,6 +72,9 @@ class PlanReviewRecord(Base):
     changes: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: `serving.services.plans.plan_digest` of the plan decided on; NULL in rows stored before
+    #: digests were recorded (then nobody knows whether the plan changed since).
+    plan_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class EndedPageSessionRecord(Base):
@@ -81,11 +87,41 @@ class EndedPageSessionRecord(Base):
 
 
 def create_schema(engine: Engine) -> None:
-    """Create missing tables; tolerate another worker creating them at the same moment."""
+    """Create missing tables and add missing nullable columns to existing ones (an install
+    from before a column existed keeps its rows); tolerate another worker doing the same at
+    the same moment."""
     try:
         Base.metadata.create_all(engine)
-    except OperationalError:
+    except (OperationalError, ProgrammingError, IntegrityError):
         Base.metadata.create_all(engine)
+    add_missing_columns(engine)
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """`ALTER TABLE ... ADD COLUMN` for each nullable model column an existing table lacks.
+
+    Only nullable columns are added (old rows get NULL); anything else would need a real
+    migration. Returns the "table.column" names added. A concurrent worker that added the
+    same column first is not an error.
+    """
+    added: list[str] = []
+    for table in Base.metadata.sorted_tables:
+        present = {col["name"] for col in inspect(engine).get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present or not column.nullable:
+                continue
+            kind = column.type.compile(dialect=engine.dialect)
+            ddl = f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text(ddl))
+            except (OperationalError, ProgrammingError):
+                fresh = {col["name"] for col in inspect(engine).get_columns(table.name)}
+                if column.name not in fresh:
+                    raise
+                continue
+            added.append(f"{table.name}.{column.name}")
+    return added
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

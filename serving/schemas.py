@@ -260,6 +260,13 @@ class _Recommendation(BaseModel):
     as_of: date = Field(description="The data date the recommendation is based on.")
 
 
+DATA_CHANGED_DESCRIPTION = (
+    "Whether the plan now differs (courses, their order, mentor or JP budget) from the plan the "
+    "latest review was made on, e.g. because new data arrived; null without a review or when "
+    "that review predates plan digests."
+)
+
+
 class PlanPublic(_Recommendation):
     """A full development plan, as HR systems receive it."""
 
@@ -285,6 +292,12 @@ class PlanPublic(_Recommendation):
                 **extra,
             }
         )
+
+
+class EmployeePlanPublic(PlanPublic):
+    """An employee's plan with what the latest review says about it."""
+
+    data_changed_since_review: bool | None = Field(None, description=DATA_CHANGED_DESCRIPTION)
 
 
 class TrainingPathPublic(PlanPublic):
@@ -338,6 +351,11 @@ class PlanReviewPublic(BaseModel):
     comment: str
     changes: PlanChanges | None
     model_version: str | None
+    plan_digest: str | None = Field(
+        None,
+        description="SHA-256 of the plan decided on (course order, mentor, JP budget); null "
+        "for reviews stored before digests were recorded.",
+    )
     reviewer_key_id: str
     reviewer_role: str
     created_at: datetime
@@ -347,6 +365,7 @@ class PlanReviewsPublic(BaseModel):
     nip: str
     count: int
     reviews: list[PlanReviewPublic]
+    data_changed_since_review: bool | None = Field(None, description=DATA_CHANGED_DESCRIPTION)
 
 
 class ReloadPublic(BaseModel):

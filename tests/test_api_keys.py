@@ -13,8 +13,9 @@ from serving.keys import KeyStore, Role, create_key, hash_key, revoke_key, verif
 
 
 @pytest.fixture(name="sessions")
-def sessions_fixture(tmp_path):
-    with open_database(f"sqlite:///{tmp_path / 'keys.db'}") as sessions:
+def sessions_fixture(database_url):
+    """A key database of each backend (SQLite, PostgreSQL)."""
+    with open_database(database_url) as sessions:
         yield sessions
 
 

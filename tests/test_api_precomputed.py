@@ -18,7 +18,7 @@ from fastapi import HTTPException
 
 from features import columns as c
 from serving.routes import recommendations
-from serving.schemas import PlanPublic, TrainingPathPublic
+from serving.schemas import EmployeePlanPublic, PlanPublic, TrainingPathPublic
 from serving.state import build_state
 
 PATH = "/v1/recommendations/training-path"
@@ -111,7 +111,18 @@ def test_plan_route_precomputed_body(client, world, predictions):
     headers = auth(world, "hr")
     bodies = [client.get(f"/v1/employees/{nip}/plan", headers=headers) for _ in range(2)]
     assert [b.status_code for b in bodies] == [200, 200]
-    assert bodies[0].content == bodies[1].content == _expected(world.state(), nip)[0]
+    # The first request refreshes the latest reviews (handler), the second is precomputed.
+    flag = bodies[0].json()["data_changed_since_review"]
+    assert flag in (None, False)  # reviewed or not, the data did not change
+    state = world.state()
+    expected = EmployeePlanPublic.from_plan(
+        state.cached_plan(nip),
+        state.as_of.date(),
+        state.default_jp_budget,
+        data_changed_since_review=flag,
+    ).model_dump_json()
+    assert bodies[0].content == bodies[1].content == expected.encode()
+    assert bodies[0].content.startswith(_expected(state, nip)[0][:-1])
     assert predictions.records[-1][:3] == ("plan", nip, "1")
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 import uuid
+from dataclasses import dataclass
 
 import pandas as pd
+import pytest
+from conftest import BACKENDS, database_url_for
 from conftest_serving import (
     RecordingLog,
     StaticSource,
@@ -17,6 +21,7 @@ from conftest_serving import (
     parent_unit,
     predictions_fixture,  # noqa: F401
     serve_ready,
+    serving_world,
     world_fixture,  # noqa: F401
 )
 from fastapi.testclient import TestClient
@@ -26,6 +31,7 @@ from features import columns as c
 from model.mentor_pairing import mentor_refusal, rank_mentors
 from serving.app import create_app
 from serving.db import PlanReviewRecord, open_database
+from serving.keys import create_key
 from serving.state import build_state
 
 
@@ -34,8 +40,39 @@ def _review_url(nip: str) -> str:
 
 
 def _rows(world, request_id: str) -> int:
-    with open_database(world.settings.resolved_database_url) as sessions, sessions() as session:
+    return _count(world.settings.resolved_database_url, request_id)
+
+
+def _count(url: str, request_id: str) -> int:
+    with open_database(url) as sessions, sessions() as session:
         return session.scalar(select(func.count()).where(PlanReviewRecord.request_id == request_id))
+
+
+@dataclass
+class Store:
+    """An app on its own database of one backend, with the keys the storage tests use."""
+
+    url: str
+    settings: object
+    client: TestClient
+    keys: dict[str, str]
+
+    def auth(self, name: str) -> dict[str, str]:
+        return {"X-API-Key": self.keys[name]}
+
+
+@pytest.fixture(scope="module", params=BACKENDS, name="store")
+def store_fixture(request, tmp_path_factory):
+    """The review-storage tests once per backend; the app is cheap (the state is prebuilt)."""
+    world = serving_world()
+    url = database_url_for(request.param, tmp_path_factory.mktemp("reviews"), request)
+    keys = {}
+    with open_database(url) as sessions, sessions() as session:
+        keys["hr"] = create_key(session, "hr_system", label="hr")[1]
+        keys["manager_leaf"] = create_key(session, "manager", [leaf_unit(world)])[1]
+    settings = serve_ready(world.settings).model_copy(update={"database_url": url})
+    with TestClient(create_app(settings, StaticSource(world), RecordingLog())) as client:
+        yield Store(url, settings, client, keys)
 
 
 def _unreviewed_nip(world, index: int) -> str:
@@ -43,10 +80,11 @@ def _unreviewed_nip(world, index: int) -> str:
     return str(emp.loc[emp[c.UNIT_ID] == leaf_unit(world), c.NIP].iloc[index])
 
 
-def test_review_is_stored_once_per_idempotency_key(client, world):
+def test_review_is_stored_once_per_idempotency_key(store, world):
+    client = store.client
     nip = _unreviewed_nip(world, 0)
     request_id = f"review-{uuid.uuid4()}"
-    headers = {**auth(world, "manager_leaf"), "Idempotency-Key": request_id}
+    headers = {**store.auth("manager_leaf"), "Idempotency-Key": request_id}
     body = {"decision": "approved", "comment": "Sesuai kebutuhan unit."}
     first = client.post(_review_url(nip), json=body, headers=headers)
     assert first.status_code == 201
@@ -58,15 +96,38 @@ def test_review_is_stored_once_per_idempotency_key(client, world):
     assert again.status_code == 200
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json() == stored
-    assert _rows(world, request_id) == 1
+    assert _count(store.url, request_id) == 1
     other = client.post(_review_url(nip), json={**body, "decision": "rejected"}, headers=headers)
     assert other.status_code == 409
-    assert _rows(world, request_id) == 1
+    assert _count(store.url, request_id) == 1
 
 
-def test_request_id_field_and_history(client, world):
+def test_concurrent_retries_store_one_review(store, world):
+    """The same request id from several threads at once: one row, the others replay it."""
+    nip = _unreviewed_nip(world, 2)
+    request_id = f"race-{uuid.uuid4()}"
+    headers = {**store.auth("manager_leaf"), "Idempotency-Key": request_id}
+    body = {"decision": "approved", "comment": "Serentak."}
+    statuses: list[int] = []
+    barrier = threading.Barrier(4)
+
+    def post() -> None:
+        barrier.wait()
+        statuses.append(store.client.post(_review_url(nip), json=body, headers=headers).status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200, 200, 200, 201]
+    assert _count(store.url, request_id) == 1
+
+
+def test_request_id_field_and_history(store, world):
+    client = store.client
     nip = _unreviewed_nip(world, 1)
-    key = auth(world, "manager_leaf")
+    key = store.auth("manager_leaf")
     first_id, second_id = f"a-{uuid.uuid4()}", f"b-{uuid.uuid4()}"
     last = world.state().plan(nip, 30)["training_path"][-1]["course_id"]
     changed = {
@@ -78,7 +139,7 @@ def test_request_id_field_and_history(client, world):
     assert client.post(_review_url(nip), json=changed, headers=key).status_code == 201
     approved = {"decision": "approved", "comment": "", "request_id": second_id}
     assert client.post(_review_url(nip), json=approved, headers=key).status_code == 201
-    history = client.get(f"/v1/plans/{nip}/reviews", headers=auth(world, "hr"))
+    history = client.get(f"/v1/plans/{nip}/reviews", headers=store.auth("hr"))
     assert history.status_code == 200
     body = history.json()
     assert body["count"] == 2
@@ -151,17 +212,17 @@ def test_review_access(client, world):
     assert unknown.status_code == 404
 
 
-def test_reviews_survive_a_restart(world):
+def test_reviews_survive_a_restart(store, world):
     """A new app on the same database sees the reviews the previous one stored."""
     nip = _unreviewed_nip(world, 3)
     request_id = f"restart-{uuid.uuid4()}"
-    headers = {**auth(world, "manager_leaf"), "Idempotency-Key": request_id}
+    headers = {**store.auth("manager_leaf"), "Idempotency-Key": request_id}
     body = {"decision": "rejected", "comment": "Anggaran tahun ini habis."}
     for expected in (201, 200):
-        app = create_app(serve_ready(world.settings), StaticSource(world), RecordingLog())
+        app = create_app(store.settings, StaticSource(world), RecordingLog())
         with TestClient(app) as fresh:
             assert fresh.post(_review_url(nip), json=body, headers=headers).status_code == expected
-    assert _rows(world, request_id) == 1
+    assert _count(store.url, request_id) == 1
 
 
 # --- what a change may hold -----------------------------------------------------------------------

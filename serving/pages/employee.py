@@ -42,7 +42,7 @@ from serving.pages.rendering import redirect, render, translator
 from serving.pages.session import PREFIX, Viewer, ViewerDep, check_csrf
 from serving.pages.talent_box import ADVICE, BOX, box_cuts, talent_boxes
 from serving.schemas import Decision, PlanChanges, PlanReviewCreate
-from serving.services import reviews
+from serving.services import latest_reviews, reviews
 from serving.services.plans import (
     REORDER_FIELD,
     SUPPORTS_REORDER,
@@ -411,6 +411,7 @@ def _decide(request: Request, viewer: Viewer, nip: str, form: FormData) -> Respo
             )
         if final is not Decision.CHANGED:
             _store(session, state, viewer, nip, final, comment, None, f"{request_id}.2")
+    latest_reviews.of_app(request.app).expire()  # the API's plan GET shows the new review
     return redirect(f"{PREFIX}/pegawai/{nip}?disimpan={decision}#tinjauan")
 
 

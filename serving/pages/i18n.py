@@ -147,6 +147,14 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "stat_behind": ("di bawah {min} JP tahun ini", "below {min} JP this year"),
     "stat_risk_high": ("risiko partisipasi tinggi", "high participation risk"),
     "status_new": ("Baru", "New"),
+    "data_changed_since_review": (
+        "Data berubah sejak tinjauan Anda",
+        "Data changed since your review",
+    ),
+    "data_changed_since_review_help": (
+        "Rencana dari data terbaru berbeda dari rencana yang ditinjau; periksa lagi.",
+        "The plan from the latest data differs from the plan reviewed; check it again.",
+    ),
     "status_approved": ("Disetujui", "Approved"),
     "status_rejected": ("Ditolak", "Rejected"),
     "status_changed": ("Diubah", "Changed"),

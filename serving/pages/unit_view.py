@@ -50,6 +50,8 @@ class MemberRow:
     box: int | None
     kinerja: float | None
     potensi: float | None
+    #: The plan now differs from the one its latest review was made on.
+    data_changed: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ def member_rows(
                 risk=risk,
                 risk_high=risk is not None and risk >= risk_threshold,
                 status=effective.status,
+                data_changed=bool(effective.data_changed_since_review),
                 box=None if box is None or box is pd.NA else int(box),
                 kinerja=_number(by_nip[KINERJA].get(nip)) if nip in by_nip.index else None,
                 potensi=_number(by_nip[POTENSI].get(nip)) if nip in by_nip.index else None,

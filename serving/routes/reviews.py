@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Response, status
+from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 
 from serving.deps import (
@@ -29,7 +29,7 @@ from serving.schemas import (
     PlanReviewsPublic,
     RequestId,
 )
-from serving.services import reviews
+from serving.services import latest_reviews, reviews
 
 router = APIRouter(prefix="/v1/plans", tags=["reviews"])
 
@@ -83,6 +83,7 @@ def create_review(
     key: ReviewerDep,
     state: StateDep,
     session: SessionDep,
+    request: Request,
     response: Response,
     idempotency_key: Annotated[
         RequestId | None,
@@ -100,6 +101,7 @@ def create_review(
         stored = reviews.create_review(session, state, key, nip, body, request_id)
     except reviews.ReviewConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    latest_reviews.of_app(request.app).expire()
     if stored.replayed:
         response.status_code = status.HTTP_200_OK
         response.headers[REPLAY_HEADER] = "true"
@@ -122,4 +124,9 @@ def list_reviews(
     history = reviews.list_reviews(session, nip)
     if not history and not state.has(nip):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no active employee with this NIP")
-    return PlanReviewsPublic(nip=nip, count=len(history), reviews=history)
+    return PlanReviewsPublic(
+        nip=nip,
+        count=len(history),
+        reviews=history,
+        data_changed_since_review=reviews.changed_since_review(state, nip, history),
+    )

@@ -8,10 +8,15 @@ Rules (the API stores decisions; these say what they mean for the plan shown and
   course order, the listed courses move to the front in that order;
 - the latest `jp_budget` / `mentor_nip` set in a change replaces the model's budget / mentor.
 Changes survive later decisions: "change, then approve" approves the changed plan.
+
+Each decision also stores the digest of the model's plan it was made on (`plan_digest`): when
+the data or the model changed the plan since, the plan is marked as changed since the review.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,6 +55,7 @@ class ReviewEntry:
     changes: Mapping[str, Any] | None
     model_version: str | None
     created_at: datetime
+    plan_digest: str | None = None
 
     @classmethod
     def of(cls, record: PlanReviewRecord) -> ReviewEntry:
@@ -64,7 +70,33 @@ class ReviewEntry:
             changes=dict(record.changes) if record.changes else None,
             model_version=record.model_version,
             created_at=as_utc(record.created_at),
+            plan_digest=record.plan_digest,
         )
+
+
+def plan_digest(plan: Mapping[str, Any], jp_budget: int) -> str:
+    """SHA-256 (hex) of what a manager decides on in a model's plan: the ordered course ids of
+    the training path, the mentor's NIP (if any) and the JP budget the path was built for.
+
+    Scores, reasons and texts are left out: a new model that words a reason differently has not
+    changed the plan. Stable across processes and Python versions (canonical JSON).
+    """
+    mentor = plan.get("mentor") or {}
+    content = {
+        "course_ids": [str(s[c.COURSE_ID]) for s in plan.get("training_path") or ()],
+        "mentor_nip": None if not mentor.get("mentor_nip") else str(mentor["mentor_nip"]),
+        "jp_budget": int(jp_budget),
+    }
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def data_changed(digest: str | None, current: str | None) -> bool | None:
+    """Whether the plan now differs from the one reviewed; None without a reviewed digest
+    (no review, or one stored before digests were recorded)."""
+    if digest is None or current is None:
+        return None
+    return digest != current
 
 
 def fetch_reviews(session: Session, nips: Sequence[str]) -> dict[str, list[ReviewEntry]]:
@@ -191,6 +223,14 @@ class EffectivePlan:
     @property
     def decided_at(self) -> datetime | None:
         return self.reviews[-1].created_at if self.reviews else None
+
+    @property
+    def data_changed_since_review(self) -> bool | None:
+        """The latest review was made on another plan than the model's plan now (None: no
+        review, or a review stored before plan digests were recorded)."""
+        if not self.reviews:
+            return None
+        return data_changed(self.reviews[-1].plan_digest, plan_digest(self.plan, self.jp_budget))
 
     @property
     def changed(self) -> bool:

@@ -20,6 +20,7 @@ from serving.db import PlanReviewRecord, as_utc
 from serving.keys import ApiKey
 from serving.schemas import Decision, PlanChanges, PlanReviewCreate, PlanReviewPublic
 from serving.services import review_changes
+from serving.services.plans import changed_budget, data_changed, fetch_reviews, plan_digest
 from serving.state import ServingState
 
 
@@ -44,6 +45,7 @@ def public(record: PlanReviewRecord) -> PlanReviewPublic:
         comment=record.comment,
         changes=None if record.changes is None else PlanChanges.model_validate(record.changes),
         model_version=record.model_version,
+        plan_digest=record.plan_digest,
         reviewer_key_id=record.key_id,
         reviewer_role=record.role,
         created_at=as_utc(record.created_at),
@@ -106,6 +108,7 @@ def create_review(
         key_id=key.key_id,
         role=key.role.value,
         model_version=state.model_version,
+        plan_digest=reviewed_digest(session, state, nip, body.changes),
         **payload,
     )
     session.add(record)
@@ -118,6 +121,45 @@ def create_review(
             raise
         return _replay(existing, payload)
     return StoredReview(public(record), replayed=False)
+
+
+def reviewed_digest(
+    session: Session, state: ServingState, nip: str, changes: PlanChanges | None
+) -> str:
+    """The digest of the model's plan this decision rests on: at the JP budget in force after
+    it (this change's budget, else the latest one set before, else the default), the budget
+    `serving.services.plans.effective_plan` shows the plan at afterwards.
+
+    Blocking when that budget's plan is not cached: the callers run in worker threads.
+    """
+    budget = None if changes is None else changes.jp_budget
+    if budget is None:
+        budget = changed_budget(fetch_reviews(session, [nip]).get(nip, []))
+    plan = state.cached_plan(nip, budget) or state.plan(nip, budget)
+    return plan_digest(plan, state.default_jp_budget if budget is None else budget)
+
+
+def current_digest(state: ServingState, nip: str, budget: int | None) -> str | None:
+    """The digest of `nip`'s model plan now, at `budget` (None: the default); None for an
+    employee who is no longer active. Blocking off the cache: call from a worker thread."""
+    if not state.has(nip):
+        return None
+    plan = state.cached_plan(nip, budget) or state.plan(nip, budget)
+    return plan_digest(plan, state.default_jp_budget if budget is None else budget)
+
+
+def changed_since_review(
+    state: ServingState, nip: str, history: list[PlanReviewPublic]
+) -> bool | None:
+    """Whether `nip`'s plan now differs from the one the latest review (of `history`, oldest
+    first) was made on; None without a review or when it carries no digest."""
+    if not history or history[-1].plan_digest is None:
+        return None
+    budget = None
+    for review in history:
+        if review.changes is not None and review.changes.jp_budget is not None:
+            budget = review.changes.jp_budget
+    return data_changed(history[-1].plan_digest, current_digest(state, nip, budget))
 
 
 def list_reviews(session: Session, nip: str) -> list[PlanReviewPublic]:
