@@ -43,11 +43,23 @@ def _fast_failing_http(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def mlflow_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """One SQLite store for the module: creating its schema takes seconds on this machine."""
-    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
-    MlflowClient(tracking_uri=uri).search_experiments()
-    return uri
+def mlflow_stores(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], str]:
+    """One SQLite store per outbox backend for the module: creating its schema takes seconds
+    on this machine, and a backend's run must not see the serving runs of the other's."""
+    uris: dict[str, str] = {}
+
+    def store(backend: str) -> str:
+        if backend not in uris:
+            uris[backend] = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+            MlflowClient(tracking_uri=uris[backend]).search_experiments()
+        return uris[backend]
+
+    return store
+
+
+@pytest.fixture
+def mlflow_uri(mlflow_stores: Callable[[str], str], database_url: str) -> str:
+    return mlflow_stores(database_url.split(":", 1)[0])
 
 
 @pytest.fixture
