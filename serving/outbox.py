@@ -239,11 +239,10 @@ class Outbox:
             ).scalars()
             for version in list(versions):
                 while True:
-                    batch_id = conn.execute(
-                        insert(batches).values(
-                            uid=uuid.uuid4().hex, model_version=version, created_ms=now_ms, n_rows=0
-                        )
-                    ).inserted_primary_key[0]
+                    new = insert(batches).values(
+                        uid=uuid.uuid4().hex, model_version=version, created_ms=now_ms, n_rows=0
+                    )
+                    batch_id = conn.execute(new.returning(batches.c.id)).scalar_one()
                     free = (
                         select(p.id)
                         .where(p.batch_id.is_(None), p.model_version == version)
@@ -259,9 +258,7 @@ class Outbox:
                     if n == 0:
                         conn.execute(delete(batches).where(batches.c.id == batch_id))
                         break
-                    conn.execute(
-                        update(batches).where(batches.c.id == batch_id).values(n_rows=n)
-                    )
+                    conn.execute(update(batches).where(batches.c.id == batch_id).values(n_rows=n))
                     created += 1
                     if n < max_rows:
                         break

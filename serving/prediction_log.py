@@ -1,4 +1,4 @@
-"""Durable log of served predictions: an outbox in the database, shipped to MLflow off the request path.
+"""Durable log of served predictions: a database outbox, shipped to MLflow off the request path.
 
 A SQLite-backed MLflow stores only a few dozen traces a second and MLflow's async tracing drops
 traces when its queue fills, so requests never talk to MLflow. `record` pseudonymises the NIP and
@@ -12,7 +12,8 @@ as `role="record"` (writer only) and ships from its own low-priority process
 (`serving.prediction_shipper`, `role="ship"`), which publishes its counters in the outbox for
 the workers' /metrics. The outbox lives in `Settings.resolved_database_url` (SQLite by default;
 on a shared PostgreSQL, shippers on several hosts share one queue); the journal stays on this
-host's disk (home/prediction_journal/). A single process (tests, a plain uvicorn factory run) uses `role="both"`.
+host's disk (home/prediction_journal/). A single process (tests, a plain uvicorn factory run)
+uses `role="both"`.
 
 A batch is marked sent only after MLflow accepted it, and shipping a batch twice writes the same
 artifact and the same metric points, so an outage or a crash between "accepted" and "marked"

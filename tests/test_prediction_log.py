@@ -20,11 +20,11 @@ import pytest
 from mlflow import MlflowClient
 from sqlalchemy import func, select
 
+from features.database import make_engine
 from features.privacy import PersonalDataError
 from features.pseudonym import pseudonymize
 from features.settings import Settings
 from serving.mlflow_client import SERVING_EXPERIMENT, MlflowShipper
-from features.database import make_engine
 from serving.outbox import Batch, Record, batches, predictions
 from serving.prediction_journal import Journal
 from serving.prediction_log import PredictionLog, PredictionLogConfig
