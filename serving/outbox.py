@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import socket
+import sqlite3
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -57,6 +59,9 @@ from features.database import is_sqlite, make_engine
 from serving.prediction_journal import claimed, read_segment, segments
 
 _log = logging.getLogger("serving.prediction_log")
+
+#: Where the outbox lived before it moved into the database (read once, then renamed).
+LEGACY_FILE = "prediction_outbox.db"
 
 metadata = MetaData()
 _ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite: INTEGER PRIMARY KEY is the rowid
@@ -432,3 +437,52 @@ def recover_journal(folder: Path, outbox: Outbox) -> int:
             except Exception:
                 _log.exception("prediction journal segment %s not recovered (kept)", name)
     return stored
+
+
+def import_legacy_outbox(home: Path, outbox: Outbox) -> int:
+    """Once per install: the rows an old outbox file (home/prediction_outbox.db, from before
+    the outbox moved into the database) had not shipped, and its journal's leftover segments.
+
+    The rows and a done mark commit together, then the file is renamed `*.imported`, so a
+    restart imports nothing twice. A batch MLflow accepted just before the old process died,
+    unmarked, is shipped again (as a new batch). Returns the rows stored.
+    """
+    path = Path(home) / LEGACY_FILE
+    folder = path.with_name(path.name + ".journal")
+    if not path.is_file():
+        return recover_journal(folder, outbox)
+    mark = f"legacy:{socket.gethostname()}:{path.resolve()}"[:200]
+    with claimed(path) as mine:
+        if not mine:
+            return 0  # another process of this host is importing it
+        try:
+            rows, done = _legacy_unsent(path)
+            for segment in segments(folder):  # stored in the old file: never replay
+                if segment.name in done:
+                    segment.unlink(missing_ok=True)
+            stored = 0
+            if not outbox.segment_done(mark):
+                outbox.append(rows, segment=mark)
+                stored = len(rows)
+                _log.warning("imported %d unshipped predictions from %s", stored, path)
+            path.rename(path.with_name(path.name + ".imported"))
+        except (OSError, sqlite3.Error, SQLAlchemyError):
+            _log.exception("old prediction outbox %s not imported (kept)", path)
+            return 0
+    return stored + recover_journal(folder, outbox)
+
+
+def _legacy_unsent(path: Path) -> tuple[list[tuple[Any, ...]], set[str]]:
+    """The old file's unshipped rows (quarantined ones stay behind) and its done segments."""
+    conn = sqlite3.connect(path, timeout=15)
+    try:
+        rows = conn.execute(
+            "SELECT p.ts, p.kind, p.subject, p.model_version, p.items, p.scores, p.risk, "
+            "p.latency_ms FROM predictions p LEFT JOIN batches b ON p.batch_id = b.id "
+            "WHERE p.batch_id IS NULL OR (b.sent_ms IS NULL AND b.quarantined = 0) "
+            "ORDER BY p.id"
+        ).fetchall()
+        done = {name for (name,) in conn.execute("SELECT segment FROM journal_done")}
+    finally:
+        conn.close()
+    return rows, done

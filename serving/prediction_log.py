@@ -44,7 +44,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from features.privacy import NIP_PATTERN, PersonalDataError
 from features.pseudonym import pseudonymize
 from features.settings import Settings
-from serving.outbox import Batch, Outbox, Record, encode_row, recover_journal
+from serving.outbox import Batch, Outbox, Record, encode_row, import_legacy_outbox, recover_journal
 from serving.prediction_batches import looks_like_nip, retry_delay
 from serving.prediction_journal import Journal, SegmentEnd
 
@@ -282,6 +282,7 @@ class PredictionLog:
     def _recover(self) -> None:
         """Store the journal segments that dead processes left (each exactly once)."""
         rows = recover_journal(self.journal_folder, self.outbox)
+        rows += import_legacy_outbox(self.settings.home, self.outbox)  # once, if one is left
         with self._write_lock:
             self._pending_rows += rows
         self.recovered_rows += rows

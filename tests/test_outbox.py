@@ -3,14 +3,18 @@ exactly-once journal marks, and two shippers ("hosts") that never take the same 
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from serving.outbox import Batch, Outbox, encode_row
+from serving.outbox import LEGACY_FILE, Batch, Outbox, encode_row, import_legacy_outbox
 
 
 def _rows(n: int, version: str = "3") -> list[tuple[Any, ...]]:
@@ -106,3 +110,46 @@ def test_two_hosts_never_claim_the_same_rows_or_lease_the_same_batch(database_ur
     finally:
         for host in hosts:
             host.close()
+
+
+_OLD_SCHEMA = """
+CREATE TABLE predictions (id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL,
+    kind TEXT NOT NULL, subject TEXT NOT NULL, model_version TEXT NOT NULL, items TEXT NOT NULL,
+    scores TEXT NOT NULL, risk REAL, latency_ms REAL NOT NULL, batch_id INTEGER);
+CREATE TABLE batches (id INTEGER PRIMARY KEY AUTOINCREMENT, uid TEXT NOT NULL UNIQUE,
+    model_version TEXT NOT NULL, created_ms INTEGER NOT NULL, n_rows INTEGER NOT NULL,
+    lease_until REAL, sent_ms INTEGER, run_id TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT, quarantined INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE journal_done (segment TEXT PRIMARY KEY);
+"""
+
+
+def test_an_old_outbox_file_is_imported_once(outbox: Outbox, tmp_path: Path) -> None:
+    """An install from before the outbox moved into the database: its unshipped rows and its
+    journal's uncommitted segments arrive once; shipped and quarantined rows stay behind."""
+    home = tmp_path / "home"
+    folder = home / (LEGACY_FILE + ".journal")
+    folder.mkdir(parents=True)
+    with closing(sqlite3.connect(home / LEGACY_FILE)) as old, old:
+        old.executescript(_OLD_SCHEMA)
+        old.execute("INSERT INTO batches VALUES (1, 'a', '3', 1, 2, NULL, 5, 'r', 1, NULL, 0)")
+        old.execute("INSERT INTO batches VALUES (2, 'b', '3', 1, 1, NULL, NULL, NULL, 1, 'x', 0)")
+        old.execute("INSERT INTO batches VALUES (3, 'c', '3', 1, 1, NULL, NULL, NULL, 1, 'x', 1)")
+        insert = "INSERT INTO predictions (ts, kind, subject, model_version, items, scores, "
+        insert += "risk, latency_ms, batch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        batch_of = [1, 1, 2, 3, None, None]  # 2 sent, 1 unsent, 1 quarantined, 2 unclaimed
+        for i, row in enumerate(_rows(6)):
+            old.execute(insert, (*row, batch_of[i]))
+        old.execute("INSERT INTO journal_done VALUES ('1-stored.jsonl')")
+    line = json.dumps(list(_rows(1)[0])) + "\n"
+    (folder / "1-stored.jsonl").write_text(line)  # committed to the old file: not again
+    (folder / "2-lost.jsonl").write_text(line * 2)  # never committed: replayed
+    assert import_legacy_outbox(home, outbox) == 3 + 2
+    assert not (home / LEGACY_FILE).exists() and (home / (LEGACY_FILE + ".imported")).exists()
+    assert list(folder.iterdir()) == []
+    assert import_legacy_outbox(home, outbox) == 0
+    outbox.claim_batches(100, 1)
+    batch = outbox.lease_next(60, time.time())
+    assert batch is not None
+    subjects = [r.subject for r in outbox.records(batch.batch_id)]
+    assert subjects == ["p_2", "p_4", "p_5", "p_0", "p_0"]  # the old file's, then the journal's
