@@ -32,7 +32,6 @@ import platform
 import shutil
 import signal
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -283,19 +282,23 @@ def run_wrk(
 
 
 def outbox_counts(home: Path) -> dict[str, int]:
-    """Rows the service recorded so far, and how many still wait for MLflow."""
-    path = home / "prediction_outbox.db"
+    """Rows the service recorded so far, and how many still wait for MLflow (the outbox in
+    the service's default database, home/kompeten.db)."""
+    from sqlalchemy import func, select
+
+    from serving.outbox import Outbox, predictions
+
+    path = home / "kompeten.db"
     if not path.exists():
         return {"last_id": 0, "pending": 0}
-    with sqlite3.connect(path, timeout=30) as conn:
-        last = conn.execute("SELECT COALESCE(MAX(id), 0) FROM predictions").fetchone()[0]
-        unclaimed = conn.execute(
-            "SELECT COUNT(*) FROM predictions WHERE batch_id IS NULL"
-        ).fetchone()[0]
-        unsent = conn.execute(
-            "SELECT COALESCE(SUM(n_rows), 0) FROM batches WHERE sent_ms IS NULL"
-        ).fetchone()[0]
-    return {"last_id": int(last), "pending": int(unclaimed) + int(unsent)}
+    outbox = Outbox(f"sqlite:///{path}")
+    try:
+        with outbox.engine.connect() as conn:
+            last = conn.execute(select(func.coalesce(func.max(predictions.c.id), 0))).scalar()
+        pending = outbox.pending_rows()
+    finally:
+        outbox.close()
+    return {"last_id": int(last or 0), "pending": int(pending)}
 
 
 def wait_drained(home: Path, timeout: float) -> float | None:

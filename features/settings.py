@@ -173,10 +173,6 @@ class Settings(BaseSettings):
         "holdout_est_gap_closed_per_employee",
         description="Promotion gate: estimated gap closed per employee by the holdout plans.",
     )
-    prediction_outbox_path: Path | None = Field(
-        None,
-        description="SQLite outbox of served predictions (default: home/prediction_outbox.db).",
-    )
     prediction_flush_seconds: float = Field(
         30.0, gt=0, description="How often served predictions are shipped to MLflow."
     )

@@ -125,7 +125,7 @@ class PrometheusMiddleware:
 
 
 _LOG_COUNTERS = {
-    "written": "Predictions written to the local outbox.",
+    "written": "Predictions written to the outbox.",
     "shipped": "Predictions accepted by MLflow.",
     "failures": "Flush cycles that could not ship to MLflow.",
     "refused": "Predictions not recorded because their values were unusable.",

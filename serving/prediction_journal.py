@@ -5,9 +5,11 @@
 as one JSON line to this process's journal segment: one `write` on an O_APPEND descriptor,
 which the kernel keeps when the process dies. The writer swaps segments before each batch
 (`rotate`), inserts exactly the rows of the closed segment together with its name in the
-outbox's `journal_done` table (one transaction), then deletes the file. A starting writer
-replays the segments of dead processes (their flock is gone): a segment already marked done
-is only deleted, so no row is inserted twice.
+outbox's `prediction_journal_done` table (one transaction), then deletes the file. A starting
+writer replays the segments of dead processes (their flock is gone): a segment already marked
+done is only deleted, so no row is inserted twice. The segments stay on this host's disk
+(home/prediction_journal/) even when the outbox is a PostgreSQL several hosts share: they are
+the host's own crash safety, replayed by the host's next start.
 
 Power loss is not covered (no fsync on the request path); the outbox itself is synchronous.
 """

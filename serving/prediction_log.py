@@ -1,4 +1,4 @@
-"""Durable log of served predictions: a local SQLite outbox, shipped to MLflow off the request path.
+"""Durable log of served predictions: a database outbox, shipped to MLflow off the request path.
 
 A SQLite-backed MLflow stores only a few dozen traces a second and MLflow's async tracing drops
 traces when its queue fills, so requests never talk to MLflow. `record` pseudonymises the NIP and
@@ -10,13 +10,16 @@ Shipping is CPU work under the GIL (MLflow's client, CSV, percentiles), and in a
 process it stretched the latency tail 2x. So the roles split: `kompeten serve` runs the workers
 as `role="record"` (writer only) and ships from its own low-priority process
 (`serving.prediction_shipper`, `role="ship"`), which publishes its counters in the outbox for
-the workers' /metrics. A single process (tests, a plain uvicorn factory run) uses `role="both"`.
+the workers' /metrics. The outbox lives in `Settings.resolved_database_url` (SQLite by default;
+on a shared PostgreSQL, shippers on several hosts share one queue); the journal stays on this
+host's disk (home/prediction_journal/). A single process (tests, a plain uvicorn factory run)
+uses `role="both"`.
 
 A batch is marked sent only after MLflow accepted it, and shipping a batch twice writes the same
 artifact and the same metric points, so an outage or a crash between "accepted" and "marked"
 neither loses nor duplicates rows.
 
-The parts live beside it: `serving.outbox` (the SQLite queue), `serving.prediction_journal`
+The parts live beside it: `serving.outbox` (the queue's tables), `serving.prediction_journal`
 (the write-ahead journal), `serving.prediction_batches` (a batch's metrics and table) and
 `serving.mlflow_client.MlflowShipper` (the MLflow writes). This module is the runtime: the
 request-path `record`, the writer and flusher threads, and their counters.
@@ -29,7 +32,6 @@ import math
 import os
 import queue
 import random
-import sqlite3
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -37,10 +39,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from features.privacy import NIP_PATTERN, PersonalDataError
 from features.pseudonym import pseudonymize
 from features.settings import Settings
-from serving.outbox import Batch, Outbox, Record, encode_row, recover_journal
+from serving.outbox import Batch, Outbox, Record, encode_row, import_legacy_outbox, recover_journal
 from serving.prediction_batches import looks_like_nip, retry_delay
 from serving.prediction_journal import Journal, SegmentEnd
 
@@ -51,7 +55,7 @@ _PSEUDONYM_CACHE_MAX = 65_536
 _STATUS_MAX_AGE_S = 5.0
 Role = Literal["both", "record", "ship"]
 ROLES: tuple[Role, ...] = ("both", "record", "ship")
-OUTBOX_FILE = "prediction_outbox.db"
+JOURNAL_FOLDER = "prediction_journal"
 
 
 @dataclass(frozen=True)
@@ -79,9 +83,8 @@ class Shipper(Protocol):
 
 @dataclass(frozen=True)
 class PredictionLogConfig:
-    """How a `PredictionLog` runs. `outbox_path` / `flush_interval_s` left None come from
-    `Settings.prediction_outbox_path` (default home/prediction_outbox.db) and
-    `Settings.prediction_flush_seconds`."""
+    """How a `PredictionLog` runs. `database_url` / `flush_interval_s` left None come from
+    `Settings.resolved_database_url` and `Settings.prediction_flush_seconds`."""
 
     #: Which threads run: "both" (writer and flusher), "record" (writer only; another process
     #: ships) or "ship" (flusher only).
@@ -90,7 +93,8 @@ class PredictionLogConfig:
     write_delay_s: float = 0.05
     #: How often a "ship" process looks for a full batch between flushes.
     watch_s: float = 2.0
-    outbox_path: Path | None = None
+    #: The outbox's database (tests); None: the service's database.
+    database_url: str | None = None
     flush_interval_s: float | None = None
     #: Rows per shipped batch; a full batch is shipped before the interval ends.
     batch_rows: int = 5_000
@@ -133,9 +137,7 @@ class PredictionLog:
         self.settings = settings
         self.config = config = config or PredictionLogConfig()
         self.role = config.role
-        self.outbox_path = Path(
-            config.outbox_path or settings.prediction_outbox_path or settings.home / OUTBOX_FILE
-        )
+        self.database_url = config.database_url or settings.resolved_database_url
         self.flush_interval_s = float(
             config.flush_interval_s or settings.prediction_flush_seconds or 30.0
         )
@@ -148,7 +150,7 @@ class PredictionLog:
                 artifact_root=settings.artifact_root,
             )
         self.shipper: Shipper = shipper
-        self.outbox = Outbox(self.outbox_path)
+        self.outbox = Outbox(self.database_url)
         self._key = settings.pseudonym_key
         self._pseudonyms: dict[str, str] = {}
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -163,7 +165,7 @@ class PredictionLog:
         self._pending_rows = self.outbox.pending_rows()
         self._last_ship_unix = 0.0
         self._status_cache: tuple[float, dict[str, float]] = (-math.inf, {})
-        self.journal_folder = self.outbox_path.with_name(self.outbox_path.name + ".journal")
+        self.journal_folder = Path(settings.home) / JOURNAL_FOLDER
         self._journal: Journal | None = None
         self._journal_failures = 0
         self.recovered_rows = 0
@@ -275,10 +277,12 @@ class PredictionLog:
             self._journal.close()
             self._journal = None
         self._writer = self._flusher = None
+        self.outbox.close()  # pooled connections; a later start opens new ones
 
     def _recover(self) -> None:
         """Store the journal segments that dead processes left (each exactly once)."""
         rows = recover_journal(self.journal_folder, self.outbox)
+        rows += import_legacy_outbox(self.settings.home, self.outbox)  # once, if one is left
         with self._write_lock:
             self._pending_rows += rows
         self.recovered_rows += rows
@@ -441,7 +445,7 @@ class PredictionLog:
     def _full_batch_waiting(self) -> bool:
         try:
             return self.outbox.pending_rows() >= self.config.batch_rows
-        except sqlite3.Error:
+        except SQLAlchemyError:
             return False
 
     def flush(self, timeout_s: float = 5.0) -> FlushResult:
@@ -488,7 +492,7 @@ class PredictionLog:
                     "quarantined": float(self._counts["quarantined"]),
                 }
             )
-        except sqlite3.Error:
+        except SQLAlchemyError:
             _log.exception("shipper status not written")
 
     def _ship_all(self) -> FlushResult:
@@ -572,7 +576,7 @@ class PredictionLog:
             fresh["last_ship_unix"] = status.get("last_ship_unix", 0.0)
             fresh["shipper_heartbeat_unix"] = status.get("heartbeat_unix", 0.0)
             fresh["pending_rows"] = float(self.outbox.pending_rows())
-        except sqlite3.Error:
+        except SQLAlchemyError:
             return cached
         self._status_cache = (time.monotonic(), fresh)
         return fresh

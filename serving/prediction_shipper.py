@@ -3,7 +3,8 @@
 Shipping a batch to MLflow (client calls, CSV, percentiles, traces) is Python work that holds
 the GIL for hundreds of milliseconds; inside a worker it doubled the p99 of every request that
 arrived meanwhile. So `kompeten serve` runs the workers as record-only and starts this process,
-at a lower CPU priority, to ship the shared SQLite outbox (`PredictionLog` with role "ship"). A
+at a lower CPU priority, to ship the shared outbox in the service's database (`PredictionLog`
+with role "ship", on the same `Settings.resolved_database_url` as the workers). A
 supervisor thread in `serve` restarts it if it dies. Supervised, it ignores SIGTERM and SIGINT
 (a stop signal sent to the whole process group must not end it before the workers have written
 their last rows) and stops when its stdin closes: `serve` closes it after uvicorn returned, and
@@ -43,7 +44,7 @@ def run(stop: threading.Event, niceness: int = NICENESS) -> None:
         except OSError:  # not allowed here: ship at normal priority rather than not at all
             _log.warning("could not lower the shipper's CPU priority")
     log = PredictionLog(get_settings(), PredictionLogConfig(role="ship")).start()
-    _log.info("prediction shipper started (outbox %s)", log.outbox_path)
+    _log.info("prediction shipper started (outbox in %s)", log.outbox.display_url)
     try:
         while not stop.wait(1.0):  # a timed wait: signal handlers run in between
             pass

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -15,15 +14,18 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mlflow import MlflowClient
+from sqlalchemy import func, select
 
+from features.database import make_engine
 from features.privacy import PersonalDataError
 from features.pseudonym import pseudonymize
 from features.settings import Settings
 from serving.mlflow_client import SERVING_EXPERIMENT, MlflowShipper
-from serving.outbox import Batch, Record
+from serving.outbox import Batch, Record, batches, predictions
 from serving.prediction_journal import Journal
 from serving.prediction_log import PredictionLog, PredictionLogConfig
 
@@ -41,16 +43,39 @@ def _fast_failing_http(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def mlflow_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """One SQLite store for the module: creating its schema takes seconds on this machine."""
-    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
-    MlflowClient(tracking_uri=uri).search_experiments()
-    return uri
+def mlflow_stores(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], str]:
+    """One SQLite store per outbox backend for the module: creating its schema takes seconds
+    on this machine, and a backend's run must not see the serving runs of the other's."""
+    uris: dict[str, str] = {}
+
+    def store(backend: str) -> str:
+        if backend not in uris:
+            uris[backend] = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+            MlflowClient(tracking_uri=uris[backend]).search_experiments()
+        return uris[backend]
+
+    return store
 
 
 @pytest.fixture
-def settings(tmp_path: Path, mlflow_uri: str) -> Settings:
-    return Settings(home=tmp_path, mlflow_tracking_uri=mlflow_uri)
+def mlflow_uri(mlflow_stores: Callable[[str], str], database_url: str) -> str:
+    return mlflow_stores(database_url.split(":", 1)[0])
+
+
+@pytest.fixture
+def settings(tmp_path: Path, mlflow_uri: str, database_url: str) -> Settings:
+    """The outbox in the service's database: once on SQLite, once on PostgreSQL."""
+    return Settings(home=tmp_path, mlflow_tracking_uri=mlflow_uri, database_url=database_url)
+
+
+def _query(url: str, statement: Any) -> list[tuple[Any, ...]]:
+    """Rows of `statement` on the outbox's database, read as another process would."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(statement)]
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture
@@ -138,12 +163,14 @@ def test_record_is_fast_and_stores_only_pseudonyms(settings: Settings, experimen
     finally:
         log.stop()
     assert log.stats()["written"] == 1000
-    outbox_files = [p for p in settings.home.rglob("*") if "prediction_outbox" in str(p)]
-    raw = b"".join(p.read_bytes() for p in outbox_files if p.is_file())  # journal included
+    raw = b"".join(p.read_bytes() for p in settings.home.rglob("*") if p.is_file())
+    stored = str(_query(log.database_url, select(predictions)))  # journal and SQLite file above
     for nip in NIPS + MENTORS:
-        assert nip.encode() not in raw
-    with sqlite3.connect(log.outbox_path) as conn:
-        subjects, items = conn.execute("SELECT subject, items FROM predictions LIMIT 1").fetchone()
+        assert nip.encode() not in raw and nip not in stored
+    ((subjects, items),) = _query(
+        log.database_url,
+        select(predictions.c.subject, predictions.c["items"]).order_by(predictions.c.id).limit(1),
+    )
     assert subjects == pseudonymize(NIPS[0], settings.pseudonym_key)
     assert pseudonymize(MENTORS[0], settings.pseudonym_key) in items
 
@@ -160,8 +187,7 @@ def test_record_never_raises_on_bad_input(settings: Settings, experiment: str) -
     stats = log.stats()
     assert stats["refused"] == 2
     assert stats["written"] == 1
-    with sqlite3.connect(log.outbox_path) as conn:
-        assert conn.execute("SELECT risk FROM predictions").fetchall() == [(None,)]
+    assert _query(log.database_url, select(predictions.c.risk)) == [(None,)]
 
 
 # --- shipping --------------------------------------------------------------------------------
@@ -311,10 +337,9 @@ def test_bad_batch_is_quarantined_without_blocking_the_rest(
     log.stop()
     assert result.ok and result.shipped_rows == 6 and result.pending_rows == 0
     assert log.stats()["quarantined"] == 1
-    with sqlite3.connect(log.outbox_path) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM predictions").fetchone() == (7,)
-        held = conn.execute("SELECT quarantined FROM batches WHERE model_version = '2'")
-        assert held.fetchone() == (1,)
+    assert _query(log.database_url, select(func.count()).select_from(predictions)) == [(7,)]
+    held = select(batches.c.quarantined).where(batches.c.model_version == "2")
+    assert _query(log.database_url, held) == [(1,)]
     assert len(_shipped_table(mlflow_uri, experiment, tmp_path)) == 6
 
 
@@ -323,8 +348,7 @@ def test_nips_inside_values_are_pseudonymised(settings: Settings, experiment: st
     items = [f"mentor:{MENTORS[0]}", MENTORS[1], "C1"]
     log.record("mentor", NIPS[0], "3", items, [1, 2, 3], 0.1, 1)
     log.stop()
-    with sqlite3.connect(log.outbox_path) as conn:
-        (stored,) = conn.execute("SELECT items FROM predictions").fetchone()
+    ((stored,),) = _query(log.database_url, select(predictions.c["items"]))
     key = settings.pseudonym_key
     expected = [f"mentor:{pseudonymize(MENTORS[0], key)}", pseudonymize(MENTORS[1], key), "C1"]
     assert json.loads(stored) == expected
@@ -400,7 +424,9 @@ from pathlib import Path
 from features.settings import Settings
 from serving.prediction_log import PredictionLog, PredictionLogConfig
 
-settings = Settings(home=Path(sys.argv[1]), mlflow_tracking_uri=sys.argv[2])
+settings = Settings(
+    home=Path(sys.argv[1]), mlflow_tracking_uri=sys.argv[2], database_url=sys.argv[4]
+)
 log = PredictionLog(settings, PredictionLogConfig(role="record", write_delay_s=60.0)).start()
 for i in range(int(sys.argv[3])):
     log.record("path", "198503122010011001", "3", ["C1", "C2"], [0.9, 0.5], 0.25, 9.0)
@@ -412,6 +438,7 @@ def test_kill_9_loses_no_recorded_prediction(settings: Settings) -> None:
     """What a killed worker had only queued is in its journal; the next start stores it once."""
     root = Path(__file__).resolve().parent.parent
     args = [str(settings.home), settings.resolved_tracking_uri, "300"]
+    args.append(settings.resolved_database_url)
     done = subprocess.run(
         [sys.executable, "-c", _KILLED_WORKER, *args], cwd=root, capture_output=True, timeout=120
     )

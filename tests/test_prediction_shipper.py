@@ -6,18 +6,20 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
+from sqlalchemy import func, select
 
+from features.database import make_engine
 from features.pseudonym import pseudonymize
 from features.settings import Settings
 from serving.access_log import RedactNipFilter, install
 from serving.mlflow_client import SERVING_EXPERIMENT
+from serving.outbox import batches, predictions
 from serving.prediction_log import PredictionLog, PredictionLogConfig
 from serving.prediction_shipper import ShipperSupervisor
 
@@ -34,15 +36,17 @@ def _wait_for(condition: Callable[[], bool], timeout_s: float = 60.0) -> bool:
 
 
 def test_supervised_shipper_process_ships_worker_rows_and_stops_only_when_told(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str
 ) -> None:
+    """On SQLite and on PostgreSQL: the shipper process reads the workers' database URL."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     for name in [k for k in os.environ if k.startswith(("KOMPETEN_", "MLFLOW_"))]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("KOMPETEN_HOME", str(tmp_path))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("KOMPETEN_PREDICTION_FLUSH_SECONDS", "0.5")
-    settings = Settings(home=tmp_path, mlflow_tracking_uri=uri)
+    monkeypatch.setenv("KOMPETEN_DATABASE_URL", database_url)
+    settings = Settings(home=tmp_path, mlflow_tracking_uri=uri, database_url=database_url)
     worker = PredictionLog(settings, PredictionLogConfig(role="record")).start()
     for i in range(7):
         worker.record("training_path", NIP, "1", ["C1", "C2"], [0.9, 0.4], 0.2, 2.0 + i)
@@ -71,13 +75,17 @@ def test_supervised_shipper_process_ships_worker_rows_and_stops_only_when_told(
     experiment = client.get_experiment_by_name(SERVING_EXPERIMENT)
     runs = client.search_runs([experiment.experiment_id])
     assert [r.data.tags["kompeten.model_version"] for r in runs] == ["1"]
-    with sqlite3.connect(worker.outbox_path) as conn:
-        sent = conn.execute(
-            "SELECT COUNT(*) FROM predictions p JOIN batches b ON p.batch_id = b.id "
-            "WHERE b.sent_ms IS NOT NULL AND b.run_id = ?",
-            (runs[0].info.run_id,),
-        ).fetchone()[0]
-    assert sent == 8
+    shipped = (
+        select(func.count())
+        .select_from(predictions.join(batches, predictions.c.batch_id == batches.c.id))
+        .where(batches.c.sent_ms.is_not(None), batches.c.run_id == runs[0].info.run_id)
+    )
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(shipped).scalar_one() == 8
+    finally:
+        engine.dispose()
 
 
 def test_access_log_filter_pseudonymises_nips_in_request_lines() -> None:
