@@ -7,10 +7,12 @@ hosts share. The dataset store (`features.dataset_store`) and the service's own 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.exc import SQLAlchemyError
 
 
 def is_sqlite(url: str) -> bool:
@@ -34,3 +36,16 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def create_tables(metadata: MetaData, engine: Engine, attempts: int = 8) -> None:
+    """`metadata.create_all` that tolerates other workers or hosts creating the same tables at
+    the same moment (each attempt skips the tables that exist by then, so it makes progress)."""
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine)
+            return
+        except SQLAlchemyError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))

@@ -43,10 +43,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from features import columns as c
 from features.contract import TABLES, TableSpec
+from features.database import create_tables
 from features.io import (
     empty_table,
     read_csv_bytes,
@@ -198,10 +199,7 @@ class DatasetStore:
 
     def create_schema(self) -> None:
         """Create missing tables and the revision row (tolerates workers starting together)."""
-        try:
-            metadata.create_all(self.engine)
-        except SQLAlchemyError:  # another worker created a table at the same moment
-            metadata.create_all(self.engine)
+        create_tables(metadata, self.engine)
         with self.engine.connect() as conn:
             if conn.execute(select(REVISION.c.revision)).first() is not None:
                 return

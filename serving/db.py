@@ -22,10 +22,10 @@ from sqlalchemy import (
     inspect,
     text,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from features.database import make_engine
+from features.database import create_tables, make_engine
 
 
 def utcnow() -> datetime:
@@ -90,10 +90,7 @@ def create_schema(engine: Engine) -> None:
     """Create missing tables and add missing nullable columns to existing ones (an install
     from before a column existed keeps its rows); tolerate another worker doing the same at
     the same moment."""
-    try:
-        Base.metadata.create_all(engine)
-    except (OperationalError, ProgrammingError, IntegrityError):
-        Base.metadata.create_all(engine)
+    create_tables(Base.metadata, engine)
     add_missing_columns(engine)
 
 

@@ -55,7 +55,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from features.database import is_sqlite, make_engine
+from features.database import create_tables, is_sqlite, make_engine
 from serving.prediction_journal import claimed, read_segment, segments
 
 _log = logging.getLogger("serving.prediction_log")
@@ -185,10 +185,7 @@ class Outbox:
         self.is_sqlite = is_sqlite(url)
         if self.is_sqlite:
             _serialise_sqlite_writers(self.engine)
-        try:
-            metadata.create_all(self.engine)
-        except SQLAlchemyError:  # another worker or host created a table at the same moment
-            metadata.create_all(self.engine)
+        create_tables(metadata, self.engine)  # tolerates workers or hosts starting together
 
     @property
     def display_url(self) -> str:

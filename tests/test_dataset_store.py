@@ -155,3 +155,36 @@ def test_replace_all_makes_the_store_the_folder(store, tmp_path: Path):
     replaced = store.import_folder(tmp_path / "smaller", replace_all=True)
     assert replaced.ok and len(store.tables()[c.ENROLLMENTS]) == 3
     assert replaced.revision == 2
+
+
+def test_workers_starting_together_all_create_the_schemas(database_url: str):
+    """Four 'workers' (threads with engines of their own) create every table at once."""
+    import threading
+
+    from serving.db import create_schema
+    from serving.outbox import Outbox
+
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def worker() -> None:
+        engine = make_engine(database_url)
+        try:
+            start.wait()
+            create_schema(engine)
+            DatasetStore(engine).create_schema()
+            Outbox(database_url).close()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    engine = make_engine(database_url)
+    assert DatasetStore(engine).revision() == 0
+    engine.dispose()
