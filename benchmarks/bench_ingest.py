@@ -37,8 +37,7 @@ from pg_server import PostgresServer  # noqa: E402
 from demo_data import write_demo  # noqa: E402
 from features import columns as c  # noqa: E402
 from features.database import make_engine  # noqa: E402
-from features.dataset_store import DatasetStore, _merge, batch_from_records  # noqa: E402
-from features.validation import validate_tables  # noqa: E402
+from features.dataset_store import DatasetStore, batch_from_records, check_batches  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "ingest.json"
 N_ROWS = 10_000
@@ -73,8 +72,7 @@ def one_round(url: str, folder: Path, seed: int) -> dict[str, float]:
         rows = enrollment_rows(tables, N_ROWS, seed)
         start = time.perf_counter()
         batch = batch_from_records(c.ENROLLMENTS, rows)
-        merged, sources, found, _ = _merge(tables, [batch])
-        report = validate_tables(merged, sources, found)
+        report, _ = check_batches(tables, [batch])
         assert report.ok, report.errors[:3]
         validate = time.perf_counter() - start
         start = time.perf_counter()

@@ -46,7 +46,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from features import columns as c
-from features.contract import TABLES, TableSpec
+from features.contract import TABLES
 from features.database import create_tables
 from features.io import (
     empty_table,
@@ -106,6 +106,11 @@ INGESTS = Table(
     Column("tables", Text, nullable=False),  # JSON: table -> [received, inserted, updated]
     Column("revision", Integer, nullable=False),
 )
+
+
+def revision_signature(revision: int) -> str:
+    """How a serving state names the store revision it was built from."""
+    return f"store:{revision}"
 
 
 @dataclass(frozen=True)
@@ -251,13 +256,7 @@ class DatasetStore:
             revision, current = self._current(conn)
             if replace_all:
                 current = {name: empty_table(name) for name in TABLES}
-            merged, sources, found, plans = _merge(current, batches)
-            report = validate_tables(merged, sources, found)
-            report = replace(
-                report,
-                errors=[_stored_row(v) for v in report.errors],
-                warnings=[_stored_row(v) for v in report.warnings],
-            )
+            report, plans = check_batches(current, batches)
             if not report.ok:
                 conn.rollback()
                 return IngestResult(report, revision)
@@ -336,12 +335,26 @@ def _read_typed(conn: Connection, name: str) -> pd.DataFrame:
     return type_text_table(raw, spec, f"stored {name}")
 
 
-def _keys(frame: pd.DataFrame, name: str) -> pd.Series:
-    spec = TABLES[name]
-    text = text_table(frame, spec)
+def check_batches(
+    current: Mapping[str, pd.DataFrame], batches: Sequence[Batch]
+) -> tuple[ValidationReport, dict[str, _Plan]]:
+    """The contract check of the store `current` with `batches` upserted (pure: no I/O), and
+    what each batch would write. Violations on rows already stored name no line."""
+    merged, sources, found, plans = _merge(current, batches)
+    report = validate_tables(merged, sources, found)
+    report = replace(
+        report,
+        errors=[_stored_row(v) for v in report.errors],
+        warnings=[_stored_row(v) for v in report.warnings],
+    )
+    return report, plans
+
+
+def _keys(text: pd.DataFrame, name: str) -> pd.Series:
+    """Each row's natural key as one string, from the table's text form."""
     return pd.Series(
         ["\x1f".join(row) for row in text[list(NATURAL_KEYS[name])].itertuples(index=False)],
-        index=frame.index,
+        index=text.index,
         dtype=object,
     )
 
@@ -366,7 +379,8 @@ def _merge(
             merged[name] = batch.frame
             continue
         frame = batch.frame.reset_index(drop=True)
-        keys = _keys(frame, name)
+        text = text_table(frame, spec)
+        keys = _keys(text, name)
         lines = np.asarray(batch.source.lines)
         for i in np.flatnonzero(keys.duplicated(keep="first").to_numpy()):
             found.append(
@@ -381,7 +395,8 @@ def _merge(
                 )
             )
         stored = current[name].reset_index(drop=True)
-        stored_keys = _keys(stored, name)
+        stored_text = text_table(stored, spec)
+        stored_keys = _keys(stored_text, name)
         kept = ~stored_keys.isin(set(keys)).to_numpy()
         merged[name] = pd.concat([stored[kept], frame], ignore_index=True)
         reported = {
@@ -393,23 +408,18 @@ def _merge(
             np.concatenate([np.full(int(kept.sum()), -1), lines]),
             reported,
         )
-        plans[name] = _plan(name, spec, frame, keys, stored, stored_keys)
+        plans[name] = _plan(text, keys, stored_text, stored_keys)
     return merged, sources, found, plans
 
 
 def _plan(
-    name: str,
-    spec: TableSpec,
-    frame: pd.DataFrame,
-    keys: pd.Series,
-    stored: pd.DataFrame,
-    stored_keys: pd.Series,
+    text: pd.DataFrame, keys: pd.Series, stored_text: pd.DataFrame, stored_keys: pd.Series
 ) -> _Plan:
-    text = text_table(frame, spec)
+    """What the batch (text form, its keys) writes against the stored rows (text, keys)."""
+    received = len(text)
     text = text[~keys.duplicated(keep="last").to_numpy()]
     keys = keys[text.index]
-    old = text_table(stored, spec)
-    old.index = stored_keys.to_numpy()
+    old = stored_text.set_axis(stored_keys.to_numpy())
     exists = keys.isin(old.index).to_numpy()
     inserts = text[~exists]
     candidates = text[exists]
@@ -424,7 +434,7 @@ def _plan(
     for col in (c.NIP, c.MENTEE_NIP, c.MENTOR_NIP):
         if col in touched:
             nips.update(v for v in touched[col].tolist() if v)
-    return _Plan(inserts, updates, len(frame), frozenset(nips))
+    return _Plan(inserts, updates, received, frozenset(nips))
 
 
 def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:

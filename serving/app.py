@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features.database import make_engine
-from features.dataset_store import DatasetStore
+from features.dataset_store import DatasetStore, revision_signature
 from features.settings import Settings, get_settings
 from serving.body_limit import BodyLimitMiddleware
 from serving.data_refresh import Refresher
@@ -109,7 +109,10 @@ async def _poll_data(refresher: Refresher, store: DatasetStore, interval: float)
         state = refresher.holder.state
         try:
             revision = await asyncio.to_thread(store.revision)
-            if state is not None and not state.data_signature.endswith(f"store:{revision}"):
+            # a state served from the local champion copy has its signature prefixed
+            if state is not None and not state.data_signature.endswith(
+                revision_signature(revision)
+            ):
                 await refresher.request(wait=True)
         except Exception:  # a database blip: the next round tries again
             logger.warning("data poll failed", exc_info=True)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from features.database import make_engine
-from features.dataset_store import DatasetStore
+from features.dataset_store import DatasetStore, revision_signature
 from features.io import DatasetError
 from features.settings import Settings
 from model.bundle import load_planner_file
@@ -95,7 +95,7 @@ class MlflowStateSource:
                 result.stored,
                 revision,
             )
-        return f"store:{revision}"
+        return revision_signature(revision)
 
     def signature(self) -> Signature:
         """The registry's champion; before anything was loaded and with the registry

@@ -1,4 +1,5 @@
-"""Fixtures every test file may ask for: the two databases the service supports.
+"""Fixtures every test file may ask for: the two databases the service supports, and real
+subprocesses (`processes`).
 
 `database_url` runs a test once on a SQLite file and once on a real PostgreSQL server (started
 once per session by `pg_server.PostgresServer`, a fresh database per test). Without PostgreSQL
@@ -12,8 +13,19 @@ from pathlib import Path
 
 import pytest
 from pg_server import PostgresServer
+from processes import Processes
 
 BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(name="processes")
+def processes_fixture(tmp_path: Path) -> Iterator[Processes]:
+    """Subprocesses a test starts (`processes.start`), all stopped when it ends, also on failure."""
+    processes = Processes(tmp_path)
+    try:
+        yield processes
+    finally:
+        processes.stop_all()
 
 
 @pytest.fixture(scope="session", name="postgres")

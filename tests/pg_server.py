@@ -15,13 +15,13 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
+from processes import free_port
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -35,12 +35,6 @@ def _bindir() -> Path | None:
             return Path(candidate)
     found = shutil.which("initdb")
     return Path(found).resolve().parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PostgresServer:
@@ -78,7 +72,7 @@ class PostgresServer:
                 os.chown(path, entry.pw_uid, entry.pw_gid)
             self._as_user = ["runuser", "-u", _SYSTEM_USER, "--"]
         user = _SYSTEM_USER if self._as_user else pwd.getpwuid(os.geteuid()).pw_name
-        port = _free_port()
+        port = free_port()
         try:
             self._run(
                 str(bindir / "initdb"), "-D", str(data), "-U", user, "-A", "trust", "-E", "UTF8"

@@ -142,3 +142,17 @@ def test_an_invalid_batch_is_422_with_rows_and_stores_nothing(service):
     assert client.post("/v1/data/enrollments", json={"a": 1}, headers=hr).status_code == 400
     assert client.post("/v1/data/enrollments", json=[], headers=hr).status_code == 400
     assert _counts(url) == before
+
+
+def test_non_json_numbers_and_untyped_bodies_are_refused_before_anything_is_stored(service):
+    client, hr, _, world, url = service
+    nip = nip_in(world, leaf_unit(world))
+    before = _counts(url)
+    row = f'[{{"nip": "{nip}", "course_id": "X", "start_date": "2024-01-02", "score": NaN}}]'
+    nan = client.post(
+        "/v1/data/enrollments", content=row, headers={**hr, "content-type": "application/json"}
+    )
+    assert nan.status_code == 422
+    untyped = client.post("/v1/data/enrollments", content=b"[]", headers=hr)
+    assert untyped.status_code == 415 and "application/json" in untyped.json()["detail"]
+    assert _counts(url) == before

@@ -13,12 +13,11 @@ import os
 import time
 from dataclasses import replace
 from datetime import date, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 from conftest_serving import leaf_unit, nip_in, serving_world
-from test_serve_e2e import BIN, Processes, _free_port, _wait_for
+from processes import BIN, free_port, wait_for
 
 from features import columns as c
 from features.settings import Settings
@@ -28,15 +27,6 @@ from serving.keys import create_key
 pytestmark = pytest.mark.slow
 
 FOLLOW_WITHIN_S = 5.0
-
-
-@pytest.fixture(name="processes")
-def processes_fixture(tmp_path: Path):
-    processes = Processes(tmp_path)
-    try:
-        yield processes
-    finally:
-        processes.stop_all()
 
 
 def _plan_courses(client: httpx.Client, nip: str, headers: dict[str, str]) -> list[str]:
@@ -72,7 +62,7 @@ def test_two_workers_follow_an_ingested_completion(database_url, tmp_path, proce
         KOMPETEN_MODEL_POLL_SECONDS="0",
         MLFLOW_TRACKING_URI=tracking,
     )
-    port = _free_port()
+    port = free_port()
     serve = processes.start(
         "serve",
         [str(BIN / "kompeten"), "serve", "--port", str(port), "--workers", "2"],
@@ -86,7 +76,7 @@ def test_two_workers_follow_an_ingested_completion(database_url, tmp_path, proce
             return all(client.get("/readyz").status_code == 200 for _ in range(6))
 
         try:
-            _wait_for("both workers ready", both_ready, 120, serve)
+            wait_for("both workers ready", both_ready, 120, serve)
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{processes.tail('serve')}") from None
         nip = nip_in(world, leaf_unit(world))

@@ -11,16 +11,11 @@ own process group and is killed at the end, also when the test fails.
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -35,6 +30,7 @@ from conftest_serving import (
     source_literals,
 )
 from mlflow import MlflowClient
+from processes import BIN, free_port, wait_for
 
 from features.settings import Settings
 from serving.db import open_database
@@ -43,73 +39,6 @@ from serving.mlflow_client import SERVING_EXPERIMENT
 from serving.pages.session import SESSION_COOKIE, sign
 
 pytestmark = pytest.mark.slow
-
-BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for(what: str, check: Callable[[], bool], timeout: float, process: Any = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise AssertionError(f"{what}: the process exited with code {process.returncode}")
-        try:
-            if check():
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"{what}: not within {timeout:.0f} s")
-
-
-class Processes:
-    """Started subprocesses, each in its own group, all stopped by `stop_all`."""
-
-    def __init__(self, logs: Path) -> None:
-        self.logs = logs
-        self.running: dict[str, subprocess.Popen] = {}
-
-    def start(self, name: str, args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen:
-        log = (self.logs / f"{name}.log").open("w")
-        process = subprocess.Popen(
-            args, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        self.running[name] = process
-        return process
-
-    def stop(self, name: str) -> None:
-        process = self.running.pop(name)
-        if process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=5)
-            except ProcessLookupError:
-                pass
-
-    def stop_all(self) -> None:
-        for name in list(self.running):
-            self.stop(name)
-
-    def tail(self, name: str, lines: int = 30) -> str:
-        path = self.logs / f"{name}.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-@pytest.fixture(name="processes")
-def processes_fixture(tmp_path: Path) -> Iterator[Processes]:
-    processes = Processes(tmp_path)
-    try:
-        yield processes
-    finally:
-        processes.stop_all()
 
 
 @contextmanager
@@ -184,7 +113,7 @@ def _check_hardening(client: httpx.Client, world: World, home: Path, manager: st
 
 
 def test_service_keeps_serving_its_model_when_mlflow_goes_away(tmp_path, processes):
-    mlflow_port, api_port = _free_port(), _free_port()
+    mlflow_port, api_port = free_port(), free_port()
     tracking = f"http://127.0.0.1:{mlflow_port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KOMPETEN_", "MLFLOW_"))}
     env["PYTHONUNBUFFERED"] = "1"
@@ -212,7 +141,7 @@ def test_service_keeps_serving_its_model_when_mlflow_goes_away(tmp_path, process
     settings = Settings(home=home, data_dir=world.data_dir, **{"MLFLOW_TRACKING_URI": tracking})
     settings.ensure_home()
     health = f"{tracking}/health"
-    _wait_for("mlflow /health", lambda: httpx.get(health).status_code == 200, 60, mlflow)
+    wait_for("mlflow /health", lambda: httpx.get(health).status_code == 200, 60, mlflow)
     assert _register_champion(world, settings) == "1"
     nip = nip_in(world, leaf_unit(world))
     hr, manager, manager_id = _create_keys(settings, leaf_unit(world))
@@ -236,7 +165,7 @@ def test_service_keeps_serving_its_model_when_mlflow_goes_away(tmp_path, process
             return client.get("/readyz").status_code == 200
 
         try:
-            _wait_for("service /readyz", ready, 60, service)
+            wait_for("service /readyz", ready, 60, service)
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{processes.tail('serve')}") from None
         readiness = client.get("/readyz").json()
@@ -276,7 +205,7 @@ def test_service_keeps_serving_its_model_when_mlflow_goes_away(tmp_path, process
             return sum(history) >= 2  # the training path and the plan
 
         try:
-            _wait_for("predictions shipped to MLflow", predictions_shipped, 60, service)
+            wait_for("predictions shipped to MLflow", predictions_shipped, 60, service)
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{processes.tail('serve')}") from None
         runs = tracker.search_runs(
@@ -292,7 +221,7 @@ def test_service_keeps_serving_its_model_when_mlflow_goes_away(tmp_path, process
         def poll_failed() -> bool:
             return bool(client.get("/readyz").json().get("last_error"))
 
-        _wait_for("a failed poll reported in /readyz", poll_failed, 30, service)
+        wait_for("a failed poll reported in /readyz", poll_failed, 30, service)
         readiness = client.get("/readyz").json()
         assert readiness["status"] == "ready" and readiness["model_version"] == version
         for body in ({"nip": nip}, {"nip": nip, "jp_budget": 12}):  # precomputed, then planned
@@ -310,7 +239,7 @@ def test_service_keeps_serving_its_model_when_mlflow_goes_away(tmp_path, process
         processes.stop("serve")
         service = processes.start("serve", serve_args, serve_env, tmp_path)
         try:
-            _wait_for("restarted service /readyz", ready, 60, service)
+            wait_for("restarted service /readyz", ready, 60, service)
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{processes.tail('serve')}") from None
         readiness = client.get("/readyz").json()
