@@ -10,6 +10,7 @@ import heapq
 import math
 from collections import deque
 from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -60,6 +61,28 @@ class PathContext:
     done: np.ndarray
     has_gaps: bool
     at_risk: bool
+    # The same per candidate as Python lists (the lazy greedy reads single values).
+    ci_list: list[int]
+    hours_list: list[float]
+    p_list: list[float]
+    mult_list: list[float]
+    gain_lists: list[list[float]]
+    comp_lists: list[list[int]]
+    rem0_list: list[float]
+    no_needs: np.ndarray  # zeros: no candidate misses a prerequisite
+    # The greedy's start, nothing taken yet (budget-independent), per candidate: open (not
+    # blocked), bundle cost, missing prerequisites (count; the lists of those that have some),
+    # bundle value, heap key -(risk-adjusted value per JP); candidates by key and by
+    # risk-adjusted value (ties: index); the exact (key, value) of the open ones.
+    start_open: np.ndarray
+    start_cost: np.ndarray
+    start_need_len: np.ndarray
+    start_known: dict[int, list[int]]
+    start_value: np.ndarray
+    start_key: np.ndarray
+    start_order: np.ndarray
+    start_by_value: np.ndarray
+    start_exact: dict[int, tuple[float, float]]
 
     __slots__ = tuple(__annotations__)
 
@@ -151,6 +174,25 @@ def prepare(
         else:
             pre_cands.append(j)
     x.blocked, x.pre_cands = blocked, pre_cands
+    x.ci_list = ci_list
+    x.hours_list = x.hours_c.tolist()
+    x.p_list = p.tolist()
+    x.mult_list = x.mult.tolist()
+    bounds = offs.tolist()
+    gains, comps = gain.tolist(), e_comp.tolist()
+    x.gain_lists = [gains[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    x.comp_lists = [comps[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    x.rem0_list = rem0.tolist()
+    x.no_needs = np.zeros(n, dtype=np.int64)
+    st = _start(x, _Selection(x))
+    x.start_open = ~blocked
+    x.start_cost, x.start_need_len, x.start_value = st.cost, st.need_len, st.bundle_value
+    x.start_known = {j: need for j, need in st.needs.items() if need}
+    x.start_key = -st.ratio
+    x.start_order = np.argsort(x.start_key, kind="stable")
+    x.start_by_value = np.argsort(-st.bundle_adjusted, kind="stable")
+    keys, values = x.start_key.tolist(), st.bundle_value.tolist()
+    x.start_exact = {j: (keys[j], values[j]) for j in np.flatnonzero(~blocked).tolist()}
     return x
 
 
@@ -215,7 +257,7 @@ class _Selection:
         self.order: list[int] = []
         self.taken: set[int] = set(x.completed)
         self.hours = 0
-        self.rem = x.rem0.copy()
+        self.rem = x.rem0_list.copy()  # a list: the selection reads and writes single values
         self.chosen_c = np.zeros(x.n, dtype=bool)
         self.open_c = ~x.blocked  # candidates neither chosen nor blocked
         self.value: dict[int, float] = {}
@@ -226,6 +268,7 @@ class _Selection:
 def _add(x: PathContext, sel: _Selection, courses: Sequence[int]) -> None:
     """Append courses (prerequisites first) and lower the remaining gaps by their closure."""
     hours = x.cat.hours_list
+    rem = sel.rem
     for course in courses:
         sel.order.append(course)
         sel.taken.add(course)
@@ -235,17 +278,68 @@ def _add(x: PathContext, sel: _Selection, courses: Sequence[int]) -> None:
         if j is not None:
             sel.chosen_c[j] = True
             sel.open_c[j] = False
-            a, b = x.offs[j], x.offs[j + 1]
-            if b > a:
-                comps = x.e_comp[a:b]
-                closure = x.p[j] * np.minimum(x.gain[a:b], sel.rem[comps])
-                value = float(closure.sum())
+            comps = x.comp_lists[j]
+            if comps:
+                pj = x.p_list[j]
+                closure = [
+                    pj * (r if (r := rem[m]) < g else g)
+                    for g, m in zip(x.gain_lists[j], comps, strict=True)
+                ]
+                value = sum(closure)
                 if value > 0:
-                    sel.rem[comps] -= closure
-                    main = int(comps[closure.argmax()])
-                    sel.objective += value * float(x.mult[j])
+                    for m, cl in zip(comps, closure, strict=True):
+                        rem[m] -= cl
+                    main = comps[max(range(len(closure)), key=closure.__getitem__)]
+                    sel.objective += value * x.mult_list[j]
         sel.value[course] = value
         sel.main[course] = main
+
+
+class _Start(NamedTuple):
+    """The values, bundles and ratios of every candidate before a greedy's first pick."""
+
+    value: np.ndarray
+    adjusted: np.ndarray
+    cost: np.ndarray
+    bundle_value: np.ndarray
+    bundle_adjusted: np.ndarray
+    ratio: np.ndarray
+    needs: dict[int, list[int]]
+    need_len: np.ndarray
+
+
+def _start(x: PathContext, sel: _Selection) -> _Start:
+    """`_Start` for the selection as it is (numpy over all candidates)."""
+    closure = np.minimum(x.gain, np.asarray(sel.rem)[x.e_comp])
+    value = np.bincount(x.e_cand, weights=closure, minlength=x.n) * x.p
+    adjusted = value * x.mult if x.at_risk else value  # mult is all ones otherwise
+    # Bundles with missing prerequisites get their cost and value summed in copies; the
+    # arrays are copied only when some candidate has one (few per employee do).
+    cost, bundle_value, bundle_adjusted = x.hours_c, value, adjusted
+    needs: dict[int, list[int]] = {}
+    need_len = x.no_needs
+    hours = x.cat.hours_list
+    for j in x.pre_cands:
+        if sel.chosen_c[j]:
+            continue
+        # Never None here: blocked candidates are not in pre_cands, and taking more courses
+        # cannot make an inactive prerequisite necessary.
+        need = _needed(x.cat, x.ci_list[j], sel.taken, x.ongoing) or []
+        needs[j] = need
+        if not need:
+            continue
+        if need_len is x.no_needs:
+            cost, bundle_value, bundle_adjusted = cost.copy(), value.copy(), adjusted.copy()
+            need_len = need_len.copy()
+        need_len[j] = len(need)
+        for q in need:
+            cost[j] += hours[q]
+            jq = x.cand_pos.get(q)
+            if jq is not None:
+                bundle_value[j] += value[jq]
+                bundle_adjusted[j] += adjusted[jq]
+    ratio = bundle_adjusted / np.maximum(cost, EPS)
+    return _Start(value, adjusted, cost, bundle_value, bundle_adjusted, ratio, needs, need_len)
 
 
 def _greedy(
@@ -253,71 +347,154 @@ def _greedy(
 ) -> tuple[list[int] | None, list[int] | None]:
     """Add courses by value per JP (bundled with their missing prerequisites) while one fits.
 
-    Returns the first pick and the best single bundle by value (for the second greedy run).
+    Lazily: a candidate's value only falls as gaps close, so a heap of earlier ratios bounds
+    the current ones; the candidate on top is re-evaluated and taken when it stays on top. A
+    bundle's cost falls only when one of its prerequisites is taken; such candidates are
+    re-evaluated at once (`_taken`). The picks are those of re-evaluating every candidate
+    after every pick (ties: lowest index), at a fraction of the cost. The heap starts from
+    `prepare`'s ratios (nothing taken, exact until the first course is added).
+
+    Returns the first pick and, without forced courses, the best single bundle by value
+    (for the second greedy run); (None, None) when nothing was added.
     """
-    n = x.n
-    if n == 0:
+    if x.n == 0 or budget - sel.hours <= 0 or max_courses - len(sel.order) <= 0:
         return None, None
-    cat = x.cat
-    hours = cat.hours_list
-    ci = x.ci
-    first_pick: list[int] | None = None
-    best_single: list[int] | None = None
-    # Missing prerequisites per candidate; `_needed` depends on `sel.taken` only through the
-    # course's ancestors, so an entry stays valid until a pick adds one of them.
-    known: dict[int, list[int]] = {}
-    ancestors = cat.ancestors
+    # Candidates that cannot fit even from the start drop out at once (numpy); a cost falls
+    # only when a prerequisite is taken, and `_taken` puts those candidates back.
+    ok = x.start_open & (x.start_cost <= budget - sel.hours)
+    ok &= x.start_need_len < max_courses - len(sel.order)
+    ok &= x.start_value >= min_value  # values only fall
+    order = x.start_order[ok[x.start_order]]
+    heap = list(zip(x.start_key[order].tolist(), order.tolist(), strict=True))  # sorted: a heap
+    known = x.start_known.copy()
+    chosen: set[int] = set()
+    forced = bool(sel.order)
+    exact: dict[int, tuple[float, float]] = {} if forced else x.start_exact.copy()
+    if forced:  # the start's ratios are now only bounds
+        _taken(x, sel, sel.order, heap, known, exact, chosen, min_value)
+    first: list[int] | None = None
+    single: list[int] | None = None
     while True:
         left = budget - sel.hours
         slots = max_courses - len(sel.order)
         if left <= 0 or slots <= 0:
             break
-        closure = np.minimum(x.gain, sel.rem[x.e_comp])
-        value = np.bincount(x.e_cand, weights=closure, minlength=n) * x.p
-        adjusted = value * x.mult if x.at_risk else value  # mult is all ones otherwise
-        # Bundles with missing prerequisites get their cost and value summed in copies; the
-        # arrays are copied only when some candidate has one (few per employee do).
-        cost, bundle_value, bundle_adjusted = x.hours_c, value, adjusted
-        needs: dict[int, list[int]] = {}
-        too_long: list[int] = []
-        for j in x.pre_cands:
-            if sel.chosen_c[j]:
-                continue
-            need = known.get(j)
-            if need is None:
-                # Never None here: blocked candidates are not in pre_cands, and taking more
-                # courses cannot make an inactive prerequisite necessary.
-                need = known[j] = _needed(cat, int(ci[j]), sel.taken, x.ongoing) or []
-            if not need:
-                continue
-            if not needs:
-                cost, bundle_value, bundle_adjusted = cost.copy(), value.copy(), adjusted.copy()
-            needs[j] = need
-            if len(need) + 1 > slots:
-                too_long.append(j)
-            for q in need:
-                cost[j] += hours[q]
-                jq = x.cand_pos.get(q)
-                if jq is not None:
-                    bundle_value[j] += value[jq]
-                    bundle_adjusted[j] += adjusted[jq]
-        ok = sel.open_c & (cost <= left)
-        ok &= bundle_value >= min_value
-        if too_long:
-            ok[too_long] = False
-        if not ok.any():
+        bundle = _next_pick(x, sel, heap, known, exact, chosen, left, slots, min_value)
+        if bundle is None:
             break
-        ratio = np.where(ok, bundle_adjusted / np.maximum(cost, EPS), -np.inf)
-        j = int(ratio.argmax())
-        bundle = [*needs.get(j, ()), int(ci[j])]
-        if first_pick is None:
-            first_pick = bundle
-            s = int(np.where(ok, bundle_adjusted, -np.inf).argmax())
-            best_single = [*needs.get(s, ()), int(ci[s])]
+        if first is None:
+            first = bundle
+            if not forced:
+                by_value = x.start_by_value[ok[x.start_by_value]]
+                j = int(by_value[0])
+                single = [*known.get(j, ()), x.ci_list[j]]
         _add(x, sel, bundle)
-        added = frozenset(bundle)
-        known = {k: v for k, v in known.items() if ancestors[int(ci[k])].isdisjoint(added)}
-    return first_pick, best_single
+        _taken(x, sel, bundle, heap, known, exact, chosen, min_value)
+    return first, single
+
+
+def _next_pick(
+    x: PathContext,
+    sel: _Selection,
+    heap: list[tuple[float, int]],
+    known: dict[int, list[int]],
+    exact: dict[int, tuple[float, float]],
+    chosen: set[int],
+    left: int,
+    slots: int,
+    min_value: float,
+) -> list[int] | None:
+    """The best bundle that fits (its prerequisites, then the course), or None.
+
+    `heap` holds (-ratio, candidate), each ratio at least the candidate's current one;
+    `exact` the (key, value) of candidates evaluated at the current gaps; `known` the
+    missing prerequisites of the candidates that have some.
+    """
+    hours, hours_c, ci = x.cat.hours_list, x.hours_list, x.ci_list
+    while heap:
+        key, k = heap[0]
+        if k in chosen:
+            heapq.heappop(heap)
+            continue
+        need = known.get(k, ())
+        cost = hours_c[k] + sum(hours[q] for q in need) if need else hours_c[k]
+        if cost > left or len(need) >= slots:
+            heapq.heappop(heap)  # it fits no more (its cost falls only via `_taken`)
+            continue
+        now = exact.get(k)
+        if now is None:
+            now = exact[k] = _bundle_key(x, sel.rem, k, need)
+            if now[0] != key and now[1] >= min_value:
+                heapq.heapreplace(heap, (now[0], k))
+                continue
+        elif now[0] != key:  # an older entry of k; the exact one is in the heap too
+            heapq.heappop(heap)
+            continue
+        heapq.heappop(heap)
+        if now[1] < min_value:  # values only fall: k is never worth it again
+            continue
+        return [*need, ci[k]]
+    return None
+
+
+def _taken(
+    x: PathContext,
+    sel: _Selection,
+    bundle: Sequence[int],
+    heap: list[tuple[float, int]],
+    known: dict[int, list[int]],
+    exact: dict[int, tuple[float, float]],
+    chosen: set[int],
+    min_value: float,
+) -> None:
+    """After `bundle` was added: gaps changed, so no key is exact any more; candidates with a
+    prerequisite in `bundle` have a cheaper bundle, and go in again with their exact key."""
+    cand_pos = x.cand_pos
+    chosen.update(cand_pos[q] for q in bundle if q in cand_pos)
+    exact.clear()
+    if not known:
+        return
+    added = frozenset(bundle)
+    ancestors, ci = x.cat.ancestors, x.ci_list
+    for k in [k for k in known if not ancestors[ci[k]].isdisjoint(added)]:
+        need = _needed(x.cat, ci[k], sel.taken, x.ongoing) or []
+        if need:
+            known[k] = need
+        else:
+            del known[k]
+        if k not in chosen:
+            now = exact[k] = _bundle_key(x, sel.rem, k, need)
+            if now[1] >= min_value:
+                heapq.heappush(heap, (now[0], k))
+
+
+def _bundle_key(
+    x: PathContext, rem: list[float], k: int, need: Sequence[int]
+) -> tuple[float, float]:
+    """Candidate k's bundle (k after its missing prerequisites `need`) at the remaining gaps
+    `rem`: its heap key, -(risk-adjusted value per JP), and its value; the same arithmetic,
+    in the same order, as `_start`'s numpy."""
+    gains, comps, p, mult = x.gain_lists, x.comp_lists, x.p_list, x.mult_list
+    hours, cand_pos = x.cat.hours_list, x.cand_pos
+
+    def value_of(j: int) -> float:
+        total = 0.0
+        for g, m in zip(gains[j], comps[j], strict=True):
+            r = rem[m]
+            total += r if r < g else g
+        return total * p[j]
+
+    value = value_of(k)
+    adjusted = value * mult[k] if x.at_risk else value
+    cost = x.hours_list[k]
+    for q in need:
+        cost += hours[q]
+        jq = cand_pos.get(q)
+        if jq is not None:
+            v = value_of(jq)
+            value += v
+            adjusted += v * mult[jq] if x.at_risk else v
+    return -(adjusted / max(cost, EPS)), value
 
 
 def _fill_order(x: PathContext, sel: _Selection) -> Iterator[int]:
@@ -326,11 +503,12 @@ def _fill_order(x: PathContext, sel: _Selection) -> Iterator[int]:
     Preferred: courses on a competency with remaining gap, then on one the position requires,
     then (candidates) by value and ranker score, (catalog) by risk-friendly format when at risk.
     """
-    live = sel.rem > EPS
+    rem = np.asarray(sel.rem)
+    live = rem > EPS
     if x.n:
         on_gap = np.bincount(x.e_cand, weights=live[x.e_comp], minlength=x.n) > 0
         on_pos = np.bincount(x.e_cand, weights=x.useful_comp[x.e_comp], minlength=x.n) > 0
-        closure = np.minimum(x.gain, sel.rem[x.e_comp])
+        closure = np.minimum(x.gain, rem[x.e_comp])
         value = np.bincount(x.e_cand, weights=closure, minlength=x.n) * x.p * x.mult
         for j in np.lexsort((-x.score, -value, ~on_pos, ~on_gap)).tolist():
             if not x.blocked[j]:

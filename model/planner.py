@@ -170,9 +170,13 @@ class DevelopmentPlanner:
         excludes; it must index the same courses. `prepared` is `prepare_path(entry, catalog)`
         computed earlier (the same path, without preparing it again).
         """
-        budget = self.jp_budget if jp_budget is None else int(jp_budget)
         x = self.prepare_path(entry, catalog) if prepared is None else prepared
-        return build_prepared_path(x, budget, min(self.min_jp, budget))
+        return self.prepared_path(x, jp_budget)
+
+    def prepared_path(self, prepared: PreparedPath, jp_budget: int | None = None) -> list[PathStep]:
+        """`path` from a `prepare_path` result alone (what a request at another budget needs)."""
+        budget = self.jp_budget if jp_budget is None else int(jp_budget)
+        return build_prepared_path(prepared, budget, min(self.min_jp, budget))
 
     def paths(
         self,

@@ -8,6 +8,7 @@ The Indonesian text is under `id` (ISO 639-1), the English under `en`. Levels ar
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -152,8 +153,9 @@ def _is_missing(level: object) -> bool:
         return True
 
 
+@functools.lru_cache(maxsize=8192)
 def render(code: str, **values: object) -> Reason:
-    """Fill template `code` in both languages."""
+    """Fill template `code` in both languages (kept: paths repeat the same few sentences)."""
     text_id, text_en = TEMPLATES[code]
     return Reason(code, text_id.format(**values), text_en.format(**values))
 

@@ -71,6 +71,9 @@ class LruCache:
     def __len__(self) -> int:
         return len(self._data)
 
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._data
+
 
 def _positions(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     if not len(frame):
@@ -289,23 +292,19 @@ class ServingState:
             base = self._computed_default(nip)
         if budget == self.default_jp_budget and catalog is None:
             return base
-        entry = self.path_input(nip)
-        prepared = None
         if catalog is None:  # the common case: keep the budget-independent part of the path
-            prepared = self._prepared.get(nip)
-            if prepared is None:
-                prepared = self.planner.prepare_path(entry, self.catalog)
-                self._prepared.put(nip, prepared)
-        path = self.planner.path(
-            entry, budget, self.catalog if catalog is None else catalog, prepared
-        )
+            kept = self._prepared.get(nip)
+            if kept is None:
+                entry = self.path_input(nip)
+                kept = (self.planner.prepare_path(entry, self.catalog), entry.participation_risk)
+                self._prepared.put(nip, kept)
+            prepared, risk = kept
+            path = self.planner.prepared_path(prepared, budget)
+        else:
+            entry = self.path_input(nip)
+            path, risk = self.planner.path(entry, budget, catalog), entry.participation_risk
         return self.planner.plan_entry(
-            nip,
-            path,
-            base["gaps"],
-            base["mentor"],
-            entry.participation_risk,
-            self.model_version,
+            nip, path, base["gaps"], base["mentor"], risk, self.model_version
         )
 
     def _computed_default(self, nip: str) -> dict[str, Any]:
@@ -325,6 +324,10 @@ class ServingState:
         )
         self._plans.put(key, plans[0])
         return plans[0]
+
+    def has_path_input(self, nip: str) -> bool:
+        """True when `nip`'s path input is at hand (no estimator runs for their path)."""
+        return nip in self._paths or nip in self._inputs
 
     def cached_path_input(self, nip: str) -> PathInput | None:
         found = self._paths.entry(nip)

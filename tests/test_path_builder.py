@@ -643,3 +643,69 @@ def test_the_path_aims_from_the_expected_level_and_reasons_show_the_measured_one
     (step,) = build_path(drifted, scored, cat, jp_budget=20, min_jp=0)
     assert step.course_id == "B" and "2 → 4" in step.reason_en  # the measured level
     assert with_expected_levels([measured], None)[0] is measured
+
+
+def _eager_greedy(x, sel, budget, max_courses, min_value):
+    """The greedy re-evaluating every candidate after every pick (the reference the lazy
+    `model.path_selection._greedy` must match pick for pick)."""
+    from model.path_selection import EPS, _add, _needed
+
+    first = single = None
+    while budget - sel.hours > 0 and max_courses - len(sel.order) > 0:
+        left, slots = budget - sel.hours, max_courses - len(sel.order)
+        best = None  # (key, j, bundle, adjusted)
+        for j in range(x.n):
+            if not sel.open_c[j]:
+                continue
+            need = _needed(x.cat, x.ci_list[j], sel.taken, x.ongoing) or []
+            cost = float(x.cat.hours[x.ci_list[j]]) + sum(x.cat.hours_list[q] for q in need)
+            if cost > left or len(need) + 1 > slots:
+                continue
+            value = adjusted = 0.0
+            for k in [j, *(x.cand_pos[q] for q in need if q in x.cand_pos)]:
+                lo, hi = x.offs[k], x.offs[k + 1]
+                rem = np.asarray(sel.rem)[x.e_comp[lo:hi]]
+                v = float(np.minimum(x.gain[lo:hi], rem).sum()) * x.p_list[k]
+                value, adjusted = value + v, adjusted + v * x.mult_list[k]
+            if value < min_value:
+                continue
+            entry = (-(adjusted / max(cost, EPS)), j, [*need, x.ci_list[j]], adjusted)
+            if best is None or entry[:2] < best[:2]:
+                best = entry
+            if first is None and (single is None or (-adjusted, j) < single[0]):
+                single = ((-adjusted, j), entry[2])
+        if best is None:
+            break
+        if first is None:
+            first = best[2]
+        _add(x, sel, best[2])
+    return first, None if single is None else single[1]
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_lazy_greedy_makes_the_picks_of_re_evaluating_everything(seed):
+    """Same picks, first pick and best single bundle as the eager reference, with and
+    without forced courses, over random catalogs with prerequisites and risk."""
+    from model.path_builder import prepare_path
+    from model.path_selection import _add, _greedy, _Selection
+
+    cat, employee, scored, params = random_case(7000 + seed, 14 + seed % 12)
+    x = prepare_path(employee, scored, cat, params["risk"], 0.5)
+    limit = params["max_courses"] or cat.n_courses
+    rng = random.Random(seed)
+    forced_options = [()] + [(int(x.ci[j]),) for j in range(x.n) if not x.blocked[j]][:3]
+    for forced in forced_options:
+        for budget in (0, 8, params["jp_budget"], 40, 90):
+            if forced and cat.hours_list[forced[0]] > budget:
+                continue
+            lazy, eager = _Selection(x), _Selection(x)
+            for sel in (lazy, eager):
+                _add(x, sel, forced)
+            min_value = rng.choice([0.0, 0.05])
+            got = _greedy(x, lazy, budget, limit, min_value)
+            want = _eager_greedy(x, eager, budget, limit, min_value)
+            assert lazy.order == eager.order
+            assert got[0] == want[0]
+            if not forced:
+                assert got[1] == want[1]
+            assert lazy.rem == eager.rem

@@ -99,7 +99,7 @@ def precomputed(state: ServingState, nip: str, options: PathOptions) -> DefaultA
 
 def is_cheap(state: ServingState, nip: str) -> bool:
     """True when `training_path_answer` runs no estimator for `nip` (safe on the event loop)."""
-    return state.cached_path_input(nip) is not None and state.cached_plan(nip) is not None
+    return state.has_path_input(nip) and state.cached_plan(nip) is not None
 
 
 def _score(value: Any) -> float:
