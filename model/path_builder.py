@@ -40,14 +40,15 @@ import pandas as pd
 
 from features import columns as c
 from model.path_catalog import Catalog
+from model.path_context import EPS, prepare
+from model.path_context import PathContext as PreparedPath
 from model.path_inputs import (
     Candidates,
     EmployeeState,
     PathStep,
     candidates_from_frame,
 )
-from model.path_selection import EPS, path_steps, prepare, repair, select
-from model.path_selection import PathContext as PreparedPath
+from model.path_selection import path_steps, repair, select
 
 #: Below this expected gap closure (in levels) a course is not worth picking for its value;
 #: it may still be chosen to reach `min_jp`.

@@ -45,18 +45,35 @@ def _finite_float(token: str) -> float:
     return value
 
 
+#: Where the middleware leaves a body it parsed (`scope[PARSED_BODY]`): the value, for the
+#: routes that read JSON themselves (no second parse).
+PARSED_BODY = "kompeten.parsed_json"
+_UNPARSED = object()
+
+
+def parse_strict(body: bytes) -> tuple[Any, str | None]:
+    """(the parsed body, None); (None, token) for the first NaN/Infinity/overflowing number;
+    (`_UNPARSED`, None) for a body that is not JSON at all (left to the handler's 400/422)."""
+    try:
+        return json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float), None
+    except _NonFinite as exc:
+        return None, exc.token[:40]
+    except (ValueError, RecursionError):
+        return _UNPARSED, None
+
+
 def non_finite_token(body: bytes) -> str | None:
     """The first NaN/Infinity/overflowing number in a JSON body, or None.
 
     A body that is not JSON at all is left to the handler's own 400/422.
     """
-    try:
-        json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
-    except _NonFinite as exc:
-        return exc.token[:40]
-    except (ValueError, RecursionError):
-        return None
-    return None
+    return parse_strict(body)[1]
+
+
+def parsed_body(scope: Scope) -> tuple[bool, Any]:
+    """(True, value) when the middleware parsed this request's JSON body, else (False, None)."""
+    value = scope.get(PARSED_BODY, _UNPARSED)
+    return (False, None) if value is _UNPARSED else (True, value)
 
 
 def non_finite_error(token: str) -> dict[str, Any]:
@@ -90,11 +107,12 @@ class StrictJsonMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        token = non_finite_token(body)
+        value, token = parse_strict(body)
         if token is not None:
             response = JSONResponse({"detail": [non_finite_error(token)]}, status_code=422)
             await response(scope, receive, send)
             return
+        scope[PARSED_BODY] = value
         whole: Message = {"type": "http.request", "body": body, "more_body": False}
         await self.app(scope, replay(whole, receive), send)
 

@@ -647,8 +647,8 @@ def test_the_path_aims_from_the_expected_level_and_reasons_show_the_measured_one
 
 def _eager_greedy(x, sel, budget, max_courses, min_value):
     """The greedy re-evaluating every candidate after every pick (the reference the lazy
-    `model.path_selection._greedy` must match pick for pick)."""
-    from model.path_selection import EPS, _add, _needed
+    `model.path_greedy.greedy` must match pick for pick)."""
+    from model.path_context import EPS, add, needed
 
     first = single = None
     while budget - sel.hours > 0 and max_courses - len(sel.order) > 0:
@@ -657,7 +657,7 @@ def _eager_greedy(x, sel, budget, max_courses, min_value):
         for j in range(x.n):
             if not sel.open_c[j]:
                 continue
-            need = _needed(x.cat, x.ci_list[j], sel.taken, x.ongoing) or []
+            need = needed(x.cat, x.ci_list[j], sel.taken, x.ongoing) or []
             cost = float(x.cat.hours[x.ci_list[j]]) + sum(x.cat.hours_list[q] for q in need)
             if cost > left or len(need) + 1 > slots:
                 continue
@@ -678,7 +678,7 @@ def _eager_greedy(x, sel, budget, max_courses, min_value):
             break
         if first is None:
             first = best[2]
-        _add(x, sel, best[2])
+        add(x, sel, best[2])
     return first, None if single is None else single[1]
 
 
@@ -687,7 +687,8 @@ def test_lazy_greedy_makes_the_picks_of_re_evaluating_everything(seed):
     """Same picks, first pick and best single bundle as the eager reference, with and
     without forced courses, over random catalogs with prerequisites and risk."""
     from model.path_builder import prepare_path
-    from model.path_selection import _add, _greedy, _Selection
+    from model.path_context import Selection, add
+    from model.path_greedy import greedy
 
     cat, employee, scored, params = random_case(7000 + seed, 14 + seed % 12)
     x = prepare_path(employee, scored, cat, params["risk"], 0.5)
@@ -698,11 +699,11 @@ def test_lazy_greedy_makes_the_picks_of_re_evaluating_everything(seed):
         for budget in (0, 8, params["jp_budget"], 40, 90):
             if forced and cat.hours_list[forced[0]] > budget:
                 continue
-            lazy, eager = _Selection(x), _Selection(x)
+            lazy, eager = Selection(x), Selection(x)
             for sel in (lazy, eager):
-                _add(x, sel, forced)
+                add(x, sel, forced)
             min_value = rng.choice([0.0, 0.05])
-            got = _greedy(x, lazy, budget, limit, min_value)
+            got = greedy(x, lazy, budget, limit, min_value)
             want = _eager_greedy(x, eager, budget, limit, min_value)
             assert lazy.order == eager.order
             assert got[0] == want[0]

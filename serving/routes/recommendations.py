@@ -55,6 +55,7 @@ from serving.services.training_paths import (
     training_path_answer,
 )
 from serving.state import DefaultAnswer, ServingState
+from serving.strict_json import parsed_body
 
 router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
 
@@ -215,10 +216,12 @@ class TrainingPathRoute(PrecomputedRoute):
         key = cached_caller(request)
         if key is None:
             return None
-        try:
-            payload = json.loads(await request.body())
-        except (ValueError, RecursionError):  # the handler answers these with its 400/422
-            return None
+        parsed, payload = parsed_body(request.scope)  # by StrictJsonMiddleware, once
+        if not parsed:
+            try:
+                payload = json.loads(await request.body())
+            except (ValueError, RecursionError):  # the handler answers these with its 400/422
+                return None
         if type(payload) is not dict or not payload.keys() <= _TRAINING_PATH_FIELDS:
             return None
         nip = payload.get("nip")
