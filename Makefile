@@ -72,7 +72,7 @@ test: setup-test ## Run the whole test suite (pytest; exit 5 "no tests" counts a
 lint: setup-test ## ruff lint + format check, mypy on the packages
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy features model training_pipeline serving experiments demo_data kompeten
+	$(BIN)/mypy features model training_pipeline serving experiments demo_data kompeten benchmarks
 
 format: setup-test ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .

@@ -41,7 +41,8 @@ def _settings(work: Path) -> Any:
     from features.settings import Settings
 
     home = _paths(work)["home"]
-    settings = Settings(home=home, **{"MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}"})
+    by_alias: dict[str, Any] = {"MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}"}
+    settings = Settings(home=home, **by_alias)
     settings.ensure_home()
     return settings
 

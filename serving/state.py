@@ -199,8 +199,8 @@ class ServingState:
     _paths: PathTable = field(repr=False)
     _catalog: Catalog = field(repr=False)
     _inputs: LruCache = field(repr=False)
-    #: Prepared paths (`DevelopmentPlanner.prepare_path` on the full catalog) of recently asked
-    #: employees: a few KB each, so bounded separately.
+    #: (prepared path, participation risk) of recently asked employees: the prepared path is
+    #: `DevelopmentPlanner.prepare_path` on the full catalog, a few KB each, so bounded apart.
     _prepared: LruCache = field(repr=False)
     _rankings: LruCache = field(repr=False)
     _assignments: LruCache = field(repr=False)
