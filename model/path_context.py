@@ -59,8 +59,9 @@ class PathContext:
     hours_list: list[float]
     p_list: list[float]
     mult_list: list[float]
-    gain_lists: list[list[float]]
-    comp_lists: list[list[int]]
+    gains_flat: list[float]  # `gain`, `e_comp` and `offs` as lists
+    comps_flat: list[int]
+    offs_list: list[int]
     rem0_list: list[float]
     no_needs: np.ndarray  # zeros: no candidate misses a prerequisite
     # The greedy's start, nothing taken yet (budget-independent), per candidate: open (not
@@ -72,10 +73,10 @@ class PathContext:
     start_need_len: np.ndarray
     start_known: dict[int, list[int]]
     start_value: np.ndarray
+    start_value_list: list[float]
+    start_adjusted: np.ndarray
     start_key: np.ndarray
     start_order: np.ndarray
-    start_by_value: np.ndarray
-    start_exact: dict[int, tuple[float, float]]
 
     __slots__ = tuple(__annotations__)
 
@@ -172,10 +173,7 @@ def prepare(
     x.hours_list = x.hours_c.tolist()
     x.p_list = p.tolist()
     x.mult_list = x.mult.tolist()
-    bounds = offs.tolist()
-    gains, comps = gain.tolist(), e_comp.tolist()
-    x.gain_lists = [gains[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
-    x.comp_lists = [comps[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    x.gains_flat, x.comps_flat, x.offs_list = gain.tolist(), e_comp.tolist(), offs.tolist()
     x.rem0_list = rem0.tolist()
     x.no_needs = np.zeros(n, dtype=np.int64)
     st = _start(x, Selection(x))
@@ -184,9 +182,7 @@ def prepare(
     x.start_known = {j: need for j, need in st.needs.items() if need}
     x.start_key = -st.ratio
     x.start_order = np.argsort(x.start_key, kind="stable")
-    x.start_by_value = np.argsort(-st.bundle_adjusted, kind="stable")
-    keys, values = x.start_key.tolist(), st.bundle_value.tolist()
-    x.start_exact = {j: (keys[j], values[j]) for j in np.flatnonzero(~blocked).tolist()}
+    x.start_value_list, x.start_adjusted = st.bundle_value.tolist(), st.bundle_adjusted
     return x
 
 
@@ -272,12 +268,13 @@ def add(x: PathContext, sel: Selection, courses: Sequence[int]) -> None:
         if j is not None:
             sel.chosen_c[j] = True
             sel.open_c[j] = False
-            comps = x.comp_lists[j]
-            if comps:
+            a, b = x.offs_list[j], x.offs_list[j + 1]
+            if b > a:
+                comps = x.comps_flat[a:b]
                 pj = x.p_list[j]
                 closure = [
                     pj * (r if (r := rem[m]) < g else g)
-                    for g, m in zip(x.gain_lists[j], comps, strict=True)
+                    for g, m in zip(x.gains_flat[a:b], comps, strict=True)
                 ]
                 value = sum(closure)
                 if value > 0:

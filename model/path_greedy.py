@@ -6,6 +6,8 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 
+import numpy as np
+
 from model.path_context import EPS, PathContext, Selection, add, needed
 
 
@@ -36,7 +38,9 @@ def greedy(
     known = x.start_known.copy()
     chosen: set[int] = set()
     forced = bool(sel.order)
-    exact: dict[int, tuple[float, float]] = {} if forced else x.start_exact.copy()
+    exact: dict[int, tuple[float, float]] = {}
+    # Until a course is added the start's keys are exact (values `start_value_list`).
+    start_values: list[float] | None = None if forced else x.start_value_list
     if forced:  # the start's ratios are now only bounds
         _taken(x, sel, sel.order, heap, known, exact, chosen, min_value)
     first: list[int] | None = None
@@ -46,15 +50,17 @@ def greedy(
         slots = max_courses - len(sel.order)
         if left <= 0 or slots <= 0:
             break
-        bundle = _next_pick(x, sel, heap, known, exact, chosen, left, slots, min_value)
+        bundle = _next_pick(
+            x, sel, heap, known, exact, start_values, chosen, left, slots, min_value
+        )
         if bundle is None:
             break
         if first is None:
             first = bundle
             if not forced:
-                by_value = x.start_by_value[ok[x.start_by_value]]
-                j = int(by_value[0])
+                j = int(np.where(ok, x.start_adjusted, -np.inf).argmax())
                 single = [*known.get(j, ()), x.ci_list[j]]
+        start_values = None
         add(x, sel, bundle)
         _taken(x, sel, bundle, heap, known, exact, chosen, min_value)
     return first, single
@@ -66,6 +72,7 @@ def _next_pick(
     heap: list[tuple[float, int]],
     known: dict[int, list[int]],
     exact: dict[int, tuple[float, float]],
+    start_values: list[float] | None,
     chosen: set[int],
     left: int,
     slots: int,
@@ -74,8 +81,9 @@ def _next_pick(
     """The best bundle that fits (its prerequisites, then the course), or None.
 
     `heap` holds (-ratio, candidate), each ratio at least the candidate's current one;
-    `exact` the (key, value) of candidates evaluated at the current gaps; `known` the
-    missing prerequisites of the candidates that have some.
+    `exact` the (key, value) of candidates evaluated at the current gaps (`start_values`:
+    nothing was added yet, every key is exact and these are the values); `known` the missing
+    prerequisites of the candidates that have some.
     """
     hours, hours_c, ci = x.cat.hours_list, x.hours_list, x.ci_list
     while heap:
@@ -89,7 +97,9 @@ def _next_pick(
             heapq.heappop(heap)  # it fits no more (its cost falls only via `_taken`)
             continue
         now = exact.get(k)
-        if now is None:
+        if now is None and start_values is not None:
+            now = (key, start_values[k])
+        elif now is None:
             now = exact[k] = _bundle_key(x, sel.rem, k, need)
             if now[0] != key and now[1] >= min_value:
                 heapq.heapreplace(heap, (now[0], k))
@@ -141,13 +151,13 @@ def _bundle_key(
     """Candidate k's bundle (k after its missing prerequisites `need`) at the remaining gaps
     `rem`: its heap key, -(risk-adjusted value per JP), and its value; the same arithmetic,
     in the same order, as `_start`'s numpy."""
-    gains, comps, p, mult = x.gain_lists, x.comp_lists, x.p_list, x.mult_list
+    gains, comps, offs, p, mult = x.gains_flat, x.comps_flat, x.offs_list, x.p_list, x.mult_list
     hours, cand_pos = x.cat.hours_list, x.cand_pos
 
     def value_of(j: int) -> float:
         total = 0.0
-        for g, m in zip(gains[j], comps[j], strict=True):
-            r = rem[m]
+        for i in range(offs[j], offs[j + 1]):
+            r, g = rem[comps[i]], gains[i]
             total += r if r < g else g
         return total * p[j]
 
