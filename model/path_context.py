@@ -66,8 +66,8 @@ class PathContext:
     no_needs: np.ndarray  # zeros: no candidate misses a prerequisite
     # The greedy's start, nothing taken yet (budget-independent), per candidate: open (not
     # blocked), bundle cost, missing prerequisites (count; the lists of those that have some),
-    # bundle value, heap key -(risk-adjusted value per JP); candidates by key and by
-    # risk-adjusted value (ties: index); the exact (key, value) of the open ones.
+    # bundle value (array and list), risk-adjusted bundle value, heap key -(risk-adjusted
+    # value per JP); and the candidates by key (ties: index).
     start_open: np.ndarray
     start_cost: np.ndarray
     start_need_len: np.ndarray
