@@ -63,7 +63,6 @@ class PathContext:
     comps_flat: list[int]
     offs_list: list[int]
     rem0_list: list[float]
-    no_needs: np.ndarray  # zeros: no candidate misses a prerequisite
     # The greedy's start, nothing taken yet (budget-independent), per candidate: open (not
     # blocked), bundle cost, missing prerequisites (count; the lists of those that have some),
     # bundle value (array and list), risk-adjusted bundle value, heap key -(risk-adjusted
@@ -175,11 +174,10 @@ def prepare(
     x.mult_list = x.mult.tolist()
     x.gains_flat, x.comps_flat, x.offs_list = gain.tolist(), e_comp.tolist(), offs.tolist()
     x.rem0_list = rem0.tolist()
-    x.no_needs = np.zeros(n, dtype=np.int64)
-    st = _start(x, Selection(x))
+    st = _start(x)
     x.start_open = ~blocked
     x.start_cost, x.start_need_len, x.start_value = st.cost, st.need_len, st.bundle_value
-    x.start_known = {j: need for j, need in st.needs.items() if need}
+    x.start_known = st.needs
     x.start_key = -st.ratio
     x.start_order = np.argsort(x.start_key, kind="stable")
     x.start_value_list, x.start_adjusted = st.bundle_value.tolist(), st.bundle_adjusted
@@ -287,41 +285,32 @@ def add(x: PathContext, sel: Selection, courses: Sequence[int]) -> None:
 
 
 class _Start(NamedTuple):
-    """The values, bundles and ratios of every candidate before a greedy's first pick."""
+    """Every candidate's bundle (the course after its missing prerequisites) before anything
+    is taken: the greedy's start."""
 
-    value: np.ndarray
-    adjusted: np.ndarray
     cost: np.ndarray
     bundle_value: np.ndarray
     bundle_adjusted: np.ndarray
     ratio: np.ndarray
-    needs: dict[int, list[int]]
+    needs: dict[int, list[int]]  # of the candidates that miss some prerequisite
     need_len: np.ndarray
 
 
-def _start(x: PathContext, sel: Selection) -> _Start:
-    """`_Start` for the selection as it is (numpy over all candidates)."""
-    closure = np.minimum(x.gain, np.asarray(sel.rem)[x.e_comp])
+def _start(x: PathContext) -> _Start:
+    """`_Start` from the employee's gaps and completed courses (numpy over all candidates)."""
+    closure = np.minimum(x.gain, x.rem0[x.e_comp])
     value = np.bincount(x.e_cand, weights=closure, minlength=x.n) * x.p
     adjusted = value * x.mult if x.at_risk else value  # mult is all ones otherwise
-    # Bundles with missing prerequisites get their cost and value summed in copies; the
-    # arrays are copied only when some candidate has one (few per employee do).
-    cost, bundle_value, bundle_adjusted = x.hours_c, value, adjusted
+    cost, bundle_value, bundle_adjusted = x.hours_c.copy(), value.copy(), adjusted.copy()
     needs: dict[int, list[int]] = {}
-    need_len = x.no_needs
+    need_len = np.zeros(x.n, dtype=np.int64)
     hours = x.cat.hours_list
     for j in x.pre_cands:
-        if sel.chosen_c[j]:
-            continue
-        # Never None here: blocked candidates are not in pre_cands, and taking more courses
-        # cannot make an inactive prerequisite necessary.
-        need = needed(x.cat, x.ci_list[j], sel.taken, x.ongoing) or []
-        needs[j] = need
+        # Never None: blocked candidates are not in pre_cands.
+        need = needed(x.cat, x.ci_list[j], x.completed, x.ongoing) or []
         if not need:
             continue
-        if need_len is x.no_needs:
-            cost, bundle_value, bundle_adjusted = cost.copy(), value.copy(), adjusted.copy()
-            need_len = need_len.copy()
+        needs[j] = need
         need_len[j] = len(need)
         for q in need:
             cost[j] += hours[q]
@@ -330,4 +319,4 @@ def _start(x: PathContext, sel: Selection) -> _Start:
                 bundle_value[j] += value[jq]
                 bundle_adjusted[j] += adjusted[jq]
     ratio = bundle_adjusted / np.maximum(cost, EPS)
-    return _Start(value, adjusted, cost, bundle_value, bundle_adjusted, ratio, needs, need_len)
+    return _Start(cost, bundle_value, bundle_adjusted, ratio, needs, need_len)

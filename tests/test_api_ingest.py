@@ -155,4 +155,10 @@ def test_non_json_numbers_and_untyped_bodies_are_refused_before_anything_is_stor
     assert nan.status_code == 422
     untyped = client.post("/v1/data/enrollments", content=b"[]", headers=hr)
     assert untyped.status_code == 415 and "application/json" in untyped.json()["detail"]
+    broken = client.post(
+        "/v1/data/enrollments",
+        content=b'[{"nip": "1"',
+        headers={**hr, "content-type": "application/json"},
+    )
+    assert broken.status_code == 400 and "not valid JSON" in broken.json()["detail"]
     assert _counts(url) == before

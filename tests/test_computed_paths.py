@@ -159,3 +159,19 @@ def test_path_table_hands_back_the_inputs_it_packed(world):
                 getattr(got.candidates, field), getattr(entry.candidates, field)
             )
     assert table.entry("000000000000000000") is None
+
+
+def test_a_body_that_is_not_json_is_a_4xx_with_the_parser_error(world, client):
+    """The precomputed route reads the body StrictJsonMiddleware parsed; a body it could not
+    parse goes to the handler, whose 422 says where the JSON broke."""
+    nip = nip_in(world, parent_unit(world))
+    headers = {**auth(world, "hr"), "content-type": "application/json"}
+    response = client.post(
+        PATH, content=f'{{"nip": "{nip}", "jp_budget": 30'.encode(), headers=headers
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "json_invalid"
+    fine = client.post(
+        PATH, content=f'{{"nip": "{nip}", "jp_budget": 30}}'.encode(), headers=headers
+    )
+    assert fine.status_code == 200 and fine.json()["jp_budget"] == 30

@@ -33,6 +33,7 @@ from serving.schemas import (
     RowErrorPublic,
     TableChangePublic,
 )
+from serving.strict_json import parsed_body
 
 router = APIRouter(prefix="/v1/data", tags=["data"])
 _VALUE_CHARS = 80
@@ -74,9 +75,12 @@ def _records(value: Any, table: str) -> list[dict[str, Any]]:
     return value
 
 
-def _json(body: bytes) -> Any:
-    """The body as JSON (NaN, Infinity and 1e999 were already refused by
-    `serving.strict_json.StrictJsonMiddleware`, which checks every JSON body)."""
+def _json(request: Request, body: bytes) -> Any:
+    """The body as JSON: as `serving.strict_json.StrictJsonMiddleware` parsed it (it checks
+    every JSON body and refuses NaN, Infinity and 1e999), else the parser's error as a 400."""
+    parsed, value = parsed_body(request.scope)
+    if parsed:
+        return value
     try:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -112,7 +116,7 @@ async def _batches_of(request: Request, table: str | None) -> list[Batch]:
             "send application/json"
             + (", text/csv or a multipart upload (field `file`)" if table else ""),
         )
-    value = _json(body)
+    value = _json(request, body)
     if table is not None:
         return [batch_from_records(table, _records(value, table))]
     if not isinstance(value, dict) or not value:

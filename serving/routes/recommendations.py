@@ -14,7 +14,6 @@ once and is cached.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Coroutine
@@ -217,11 +216,8 @@ class TrainingPathRoute(PrecomputedRoute):
         if key is None:
             return None
         parsed, payload = parsed_body(request.scope)  # by StrictJsonMiddleware, once
-        if not parsed:
-            try:
-                payload = json.loads(await request.body())
-            except (ValueError, RecursionError):  # the handler answers these with its 400/422
-                return None
+        if not parsed:  # not JSON: the handler answers with its 400/422
+            return None
         if type(payload) is not dict or not payload.keys() <= _TRAINING_PATH_FIELDS:
             return None
         nip = payload.get("nip")
