@@ -297,9 +297,12 @@ def draw_mentor_traits(rng: np.random.Generator, n: int) -> dict:
 
 
 def mentor_gain(skill: np.ndarray, learning_rate: np.ndarray, lead: np.ndarray) -> np.ndarray:
-    """Expected level gain of a mentee: skill x learning rate x saturating true lead."""
+    """Expected level gain of a mentee: skill x learning rate x saturating true lead, and never
+    more than the lead itself: a mentee does not rise above the mentor by being mentored (so
+    never above level 5 either, however skilled the mentor)."""
     lead = np.maximum(np.asarray(lead, dtype=float), 0.0)
-    return MENTOR_GAIN_SCALE * skill * learning_rate * (1.0 - np.exp(-lead / LEAD_SCALE))
+    gain = MENTOR_GAIN_SCALE * skill * learning_rate * (1.0 - np.exp(-lead / LEAD_SCALE))
+    return np.minimum(gain, lead)
 
 
 def mentoring_rating(

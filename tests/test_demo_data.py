@@ -308,6 +308,16 @@ def test_ratings_follow_rapport_more_than_mentor_skill(big):
     assert 0.05 < skill < 0.4 < rapport
 
 
+def test_a_mentee_never_gains_more_than_the_mentors_lead():
+    """Mentoring passes on what the mentor knows: however skilled the mentor (lognormal skill has
+    mentors ten times the median), the expected gain stays within the lead, so within level 5."""
+    skill = np.array([0.5, 1.0, 12.0, 12.0, 30.0, 5.0])
+    lead = np.array([1.0, 0.2, 0.3, 2.0, 4.0, -0.5])
+    gain = dt.mentor_gain(skill, np.ones(len(skill)), lead)
+    assert (gain <= np.maximum(lead, 0) + 1e-12).all()
+    assert gain[5] == 0.0 and gain[2] == pytest.approx(0.3) and 0 < gain[0] < gain[3]
+
+
 def test_mentoring_gain_shows_in_assessments(big):
     """Mentees of skilled mentors gain more between the baseline and post assessments."""
     from features.mentor_pair_features import LEVEL_CHANGE, mentorship_examples
