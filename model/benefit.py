@@ -19,9 +19,14 @@ Two parts, both fitted on observed outcomes only (`features.course_outcomes`):
 
 A plan is walked step by step like a person would: each course moves the level by P(complete)
 x gain, so a later course meets the level earlier ones left; the gap closed is the drop of
-sum(max(0, required - level)) over the position's competencies. Observational level changes
-include whatever else happened meanwhile, which the shrinkage does not remove; that bias is
-the same for every policy judged.
+sum(max(0, required - level)) over the position's competencies, starting from the posterior
+level estimate where the view has one (`features.level_estimates`), else from the measured
+level plus its drift. The last reading is stale and noisy; judged from it, every policy's gaps
+look larger than they are (on the demo worlds the estimate ran at 1.6-2.3x the true closure,
+mean by policy; from the posterior at 0.98-1.32x). Observational level changes include
+whatever else happened meanwhile, which the shrinkage does not remove; that bias differs a
+little between policies (more for the ones that pick courses people take anyway), so the
+estimate is for ranking policies and gating, not a promise of levels.
 """
 
 from __future__ import annotations
@@ -37,12 +42,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from features import columns as c
 from features.competency import CURRENT_LEVEL as CURRENT
+from features.competency import REQUIRED
 from features.course_outcomes import CHANGE, COMPLETED, LEVEL_BEFORE, N_SHARING
 from features.gap_closure import (
     GAP_BEFORE,
     GAP_CLOSED,
     closure_frame,
 )
+from features.level_estimates import LEVEL_MEAN
 
 #: The most pseudo-observations "auto" shrinkage uses (when courses look alike).
 MAX_PRIOR_STRENGTH = 50.0
@@ -67,6 +74,18 @@ def fit_level_drift(untrained: pd.DataFrame | None) -> tuple[float, float]:
         return (float(y.mean()) if len(y) else 0.0), 0.0
     slope, intercept = np.polyfit(x, y, 1)
     return float(intercept), float(slope)
+
+
+def judged_levels(competency: pd.DataFrame) -> pd.DataFrame:
+    """The rows and columns of a view's competency frame that `ObservedBenefit.gap_closure`
+    judges gaps on: the position's required competencies with a required level, the measured
+    and, where the view carries it, the posterior level (one definition for every judge)."""
+    keep = (
+        competency[REQUIRED].to_numpy(dtype=bool) & competency[c.REQUIRED_LEVEL].notna().to_numpy()
+    )
+    columns = [c.NIP, c.COMPETENCY_ID, CURRENT, c.REQUIRED_LEVEL]
+    columns += [LEVEL_MEAN] if LEVEL_MEAN in competency.columns else []
+    return competency.loc[keep, columns]
 
 
 def expected_unassessed(levels: pd.DataFrame) -> np.ndarray:
@@ -115,7 +134,9 @@ class ObservedBenefit(BaseEstimator):
     ----------
     prior_strength : pseudo-observations each shrinkage level adds; "auto" estimates them from
         the data (`_prior_strength`).
-    correct_levels : judge gaps at E[level | measured] (the measured level plus its drift).
+    correct_levels : judge gaps at the expected level, not the last measured one: the posterior
+        level estimate where the levels frame carries one (`LEVEL_MEAN`, from
+        `features.level_estimates`), else the measured level plus its drift.
     completion_c : inverse L2 strength of the completion model (scikit-learn's ``C``).
 
     >>> changes = pd.DataFrame({"nip": ["1", "2"], "course_id": ["A", "A"],
@@ -344,7 +365,8 @@ class ObservedBenefit(BaseEstimator):
         """Estimated gap closed per employee of `levels` (employees without a path close 0).
 
         `paths`: nip, course_id, order. `levels`: one row per (nip, required competency) with
-        current_level (NaN: never assessed, see `expected_unassessed`) and required_level.
+        current_level (NaN: never assessed, see `expected_unassessed`), required_level and,
+        optionally, level_mean (the posterior level estimate the gap is judged at).
         `bands`: course_competencies (course_id, competency_id, min_level, target_level).
         Returns nip, gap_before, gap_after, gap_closed, expected_completions.
         """
@@ -362,18 +384,20 @@ class ObservedBenefit(BaseEstimator):
         measured = np.full((len(nips), len(comps)), floor)
         measured[r, k] = np.where(np.isnan(cur), floor, cur)
         # The gap is judged at the expected level, not the measured one: a measured level is
-        # noisy, and a plan aimed at the largest measured gaps would otherwise be credited for
-        # closing noise. E[level | measured] is estimated by the untrained drift (what the
-        # next measurement of an untrained pair shows on average); unassessed stay at the floor.
-        level[r, k] = (
-            np.where(
-                np.isnan(cur),
-                floor,
-                np.clip(cur + self.drift(cur), floor, float(c.MAX_LEVEL_VALUE)),
-            )
-            if self.correct_levels
-            else measured[r, k]
-        )
+        # noisy and stale, and a plan aimed at the largest measured gaps would otherwise be
+        # credited for closing noise, or gaps courses since the reading have closed. The
+        # posterior estimate (every reading, each method's bias and noise, growth since, the
+        # requirement as prior) where given; else E[level | measured] from the untrained drift
+        # (what the next measurement of an untrained pair shows on average). Competencies
+        # nobody comparable was assessed in stay at the floor.
+        if self.correct_levels:
+            expected = np.clip(cur + self.drift(cur), floor, float(c.MAX_LEVEL_VALUE))
+            if LEVEL_MEAN in levels.columns:
+                posterior = levels[LEVEL_MEAN].to_numpy(dtype=float, na_value=np.nan)
+                expected = np.where(np.isfinite(posterior), posterior, expected)
+            level[r, k] = np.where(np.isnan(cur), floor, expected)
+        else:
+            level[r, k] = measured[r, k]
         required[r, k] = levels[c.REQUIRED_LEVEL].to_numpy(dtype=float)
         gap_before = np.clip(required - level, 0, None).sum(axis=1)
         completions = np.zeros(len(nips))

@@ -22,9 +22,8 @@ import pandas as pd
 from sklearn.base import clone
 
 from features import columns as c
-from features.competency import CURRENT_LEVEL, REQUIRED
 from features.gap_closure import GAP_CLOSED
-from model.benefit import ObservedBenefit, fit_level_drift
+from model.benefit import ObservedBenefit, fit_level_drift, judged_levels
 from model.path_builder import build_paths
 from model.path_catalog import Catalog
 from model.path_inputs import paths_to_frame
@@ -75,9 +74,7 @@ def select_gain_prior(
     # candidate, so taking it from the evidence favours none.
     drift = fit_level_drift(evidence.untrained)
     states = with_expected_levels(employee_states_from_view(view), drift)
-    comp = view.competency
-    keep = comp[REQUIRED].to_numpy(dtype=bool) & comp[c.REQUIRED_LEVEL].notna().to_numpy()
-    levels = comp.loc[keep, [c.NIP, c.COMPETENCY_ID, CURRENT_LEVEL, c.REQUIRED_LEVEL]]
+    levels = judged_levels(view.competency)
     nips = [s.nip for s in states]
     out: dict[str, Any] = {}
     closed: dict[str, np.ndarray] = {}

@@ -113,6 +113,31 @@ def test_gap_closure_walks_the_path_and_stops_at_the_requirement():
     assert (none[GAP_CLOSED] == 0).all() and len(none) == 2
 
 
+def test_gap_is_judged_at_the_posterior_level_when_the_view_has_one():
+    """A stale low reading (1.5) of someone whose readings put them at 2.8 by now: the judge
+    credits a course with what is left of the gap at 2.8, not with the gap the reading shows;
+    the band position (where the gain model was learnt) still comes from the reading."""
+    changes = _changes([(str(i), "A", "PP", 1, 3, 1.5, 1.0) for i in range(4)])
+    est = ObservedBenefit(prior_strength=0.0).fit(
+        changes, _enrollments([(str(i), "A", 1) for i in range(4)])
+    )
+    bands = pd.DataFrame(
+        {c.COURSE_ID: ["A"], c.COMPETENCY_ID: ["PP"], c.MIN_LEVEL: [1], c.TARGET_LEVEL: [3]}
+    )
+    levels = pd.DataFrame(
+        {c.NIP: ["e1", "e2"], c.COMPETENCY_ID: ["PP", "PP"], "current_level": [1.5, 1.5],
+         c.REQUIRED_LEVEL: [3.0, 3.0], "level_mean": [2.8, np.nan]}
+    )  # fmt: skip
+    paths = pd.DataFrame({c.NIP: ["e1", "e2"], c.COURSE_ID: ["A", "A"], "order": [1, 1]})
+    per = est.gap_closure(paths, levels, bands).set_index(c.NIP)
+    p = float(est.p_complete(["e1"], ["A"])[0])
+    assert per.at["e1", "gap_before"] == pytest.approx(0.2)
+    assert per.at["e1", GAP_CLOSED] == pytest.approx(min(p * 1.0, 0.2))
+    # without a posterior the measured level (no drift fitted here) decides
+    assert per.at["e2", "gap_before"] == pytest.approx(1.5)
+    assert per.at["e2", GAP_CLOSED] == pytest.approx(p * 1.0)
+
+
 def test_bootstrap_interval_covers_the_mean_and_narrows_with_more_people():
     rng = np.random.default_rng(0)
     small = rng.normal(1.0, 1.0, 100)

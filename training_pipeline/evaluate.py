@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from features import columns as c
-from features.competency import CURRENT_LEVEL, REQUIRED
 from features.plan_input import EmployeeView
 from model import metrics, ranking_metrics, risk_metrics
 from model.path_builder import build_paths
@@ -153,12 +152,9 @@ def gap_closure_estimated(
     """Estimated gap closed per employee of `view` (bootstrap interval over employees) and per
     JP, from observed outcomes (`fit_benefit_estimator`): works on real data."""
     from features.gap_closure import GAP_CLOSED
-    from model.benefit import closure_summary
+    from model.benefit import closure_summary, judged_levels
 
-    comp = view.competency
-    keep = comp[REQUIRED].to_numpy(dtype=bool) & comp[c.REQUIRED_LEVEL].notna().to_numpy()
-    levels = comp.loc[keep, [c.NIP, c.COMPETENCY_ID, CURRENT_LEVEL, c.REQUIRED_LEVEL]]
-    per = estimator.gap_closure(paths, levels, bands)
+    per = estimator.gap_closure(paths, judged_levels(view.competency), bands)
     mean, low, high = metrics.bootstrap_mean_ci(per[GAP_CLOSED], n_boot=n_boot, seed=seed)
     hours = paths.groupby(c.NIP)[c.HOURS_JP].sum().to_dict() if len(paths) else {}
     summary = closure_summary(per, hours)
