@@ -7,6 +7,7 @@ training and serving ones; it imports nothing heavy.
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,9 +15,20 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+#: Width of tables written to a log file or a pipe (rich would cut them to 80 columns).
+LOG_WIDTH = 160
+
+
+def _console(stderr: bool = False) -> Console:
+    made = Console(stderr=stderr)
+    if not made.is_terminal and "COLUMNS" not in os.environ:
+        made.width = LOG_WIDTH
+    return made
+
+
 #: Messages, progress and errors go to stderr; results (tables, keys, JSON) to stdout.
-console = Console(stderr=True)
-out = Console()
+console = _console(stderr=True)
+out = _console()
 
 DataDir = Annotated[
     Path,

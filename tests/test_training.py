@@ -285,6 +285,17 @@ def test_personal_data_guard_refuses_nips():
     tracking.assert_no_personal_data({"x": "p_0123abcd", "y": 0.30000000000000004}, "params")
 
 
+def test_tables_written_to_a_log_are_not_cut_to_80_columns(monkeypatch):
+    """`kompeten train > train.log`: the summary table keeps its numbers (rich's default for a
+    pipe is 80 columns, which cut them to "0.2..."); an explicit COLUMNS still wins."""
+    from features.cli_support import LOG_WIDTH, _console
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert _console().width == LOG_WIDTH
+    monkeypatch.setenv("COLUMNS", "100")
+    assert _console().width == 100
+
+
 def test_validate_cli_exit_codes(world, tmp_path):
     runner = CliRunner()
     ok = runner.invoke(app, ["validate", "--data", str(world["data"])])
