@@ -115,8 +115,7 @@ def test_gap_closure_walks_the_path_and_stops_at_the_requirement():
 
 def test_gap_is_judged_at_the_posterior_level_when_the_view_has_one():
     """A stale low reading (1.5) of someone whose readings put them at 2.8 by now: the judge
-    credits a course with what is left of the gap at 2.8, not with the gap the reading shows;
-    the band position (where the gain model was learnt) still comes from the reading."""
+    credits a course with what is left of the gap at 2.8, not with the gap the reading shows."""
     changes = _changes([(str(i), "A", "PP", 1, 3, 1.5, 1.0) for i in range(4)])
     est = ObservedBenefit(prior_strength=0.0).fit(
         changes, _enrollments([(str(i), "A", 1) for i in range(4)])

@@ -42,6 +42,23 @@ def test_mentor_pairing_study_scores_against_the_truth():
         assert 0 < row[f"{ref}_share_of_optimum"] <= 1 + 1e-9
 
 
+def test_mentor_world_variants_change_the_hidden_rules_and_restore_them():
+    import demo_data.truth as dt
+    from experiments.mentor_world_variants import VARIANTS, run_variant, world_variant
+
+    before = {k: getattr(dt, k) for changes in VARIANTS.values() for k in changes}
+    with world_variant("homogeneous_skill"):
+        assert dt.SKILL_SIGMA == VARIANTS["homogeneous_skill"]["SKILL_SIGMA"]
+    assert {k: getattr(dt, k) for k in before} == before
+    row = run_variant("slow_saturation", 400, 3)
+    assert {k: getattr(dt, k) for k in before} == before
+    assert 0 < row["product_share_of_optimum"] <= 1 + 1e-9
+    assert 0 < row["highest_level_share_of_optimum"] <= 1 + 1e-9
+    assert row["product_vs_highest_level"] == pytest.approx(
+        row["product_share_of_optimum"] / row["highest_level_share_of_optimum"]
+    )
+
+
 def test_estimated_benefit_ranks_the_policies_like_the_truth(tmp_path):
     """On a demo world the gate's estimator (observed outcomes only) orders the planner, the
     content rule, ALS and popularity as the hidden truth does, and no policy breaks a rule."""
