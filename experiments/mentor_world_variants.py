@@ -27,8 +27,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from types import ModuleType
 
 import pandas as pd
 
@@ -46,17 +47,24 @@ VARIANTS: Mapping[str, Mapping[str, float]] = {
 
 
 @contextmanager
-def world_variant(name: str) -> Iterator[None]:
-    """The demo generator and its truth with `VARIANTS[name]`'s constants, restored after."""
-    changes = VARIANTS[name]
-    saved = {key: getattr(dt, key) for key in changes}
+def patched(module: ModuleType, changes: Mapping[str, object]) -> Iterator[None]:
+    """`module` with the constants `changes` names set, restored after (also on an error).
+
+    The demo generator and its truth read their constants at call time, so a variant world is
+    the same generator with other hidden rules."""
+    saved = {key: getattr(module, key) for key in changes}
     try:
         for key, value in changes.items():
-            setattr(dt, key, value)
+            setattr(module, key, value)
         yield
     finally:
         for key, value in saved.items():
-            setattr(dt, key, value)
+            setattr(module, key, value)
+
+
+def world_variant(name: str) -> AbstractContextManager[None]:
+    """The demo generator and its truth with `VARIANTS[name]`'s constants, restored after."""
+    return patched(dt, VARIANTS[name])
 
 
 def run_variant(name: str, employees: int, seed: int) -> dict[str, object]:

@@ -59,6 +59,19 @@ def test_mentor_world_variants_change_the_hidden_rules_and_restore_them():
     )
 
 
+def test_path_world_variants_judge_the_policies_on_another_world(tmp_path):
+    import demo_data.courses as dc
+    import demo_data.truth as dt
+    from experiments.path_world_variants import run_variant
+
+    before = (dt.BELOW_BAND_FACTOR, dt.ABOVE_BAND_FACTOR, dict(dc._MODE_EFFECT))
+    row = run_variant("flat_band", 400, 2, tmp_path)
+    assert (dt.BELOW_BAND_FACTOR, dt.ABOVE_BAND_FACTOR, dict(dc._MODE_EFFECT)) == before
+    assert row["variant"] == "flat_band" and row["max_rule_violations"] == 0
+    assert 0 < row["planner_vs_oracle"] <= 1 + 1e-9
+    assert sorted(row["true_order"].split(">")) == ["als", "content", "planner", "popularity"]
+
+
 def test_estimated_benefit_ranks_the_policies_like_the_truth(tmp_path):
     """On a demo world the gate's estimator (observed outcomes only) orders the planner, the
     content rule, ALS and popularity as the hidden truth does, and no policy breaks a rule."""
