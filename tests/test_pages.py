@@ -9,6 +9,7 @@ their own review database so the API review tests' counts are untouched.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 import tempfile
@@ -489,6 +490,33 @@ def test_plan_page_shows_chart_path_mentor_and_risk(client, pw):
     assert "Risiko partisipasi" in page and "Mentor yang diusulkan" in page
     if plan["training_path"]:
         assert plan["training_path"][0]["reason_id"].split(":")[0] in page
+
+
+def test_mentor_card_shows_an_outside_mentors_unit_not_their_nip(client, pw):
+    """A manager sees their own staff's NIPs; a proposed mentor from another unit appears by
+    name and unit only (UU 27/2022: what approving the pairing needs, nothing more)."""
+    state = pw.world.state()
+
+    def proposed(unit: str, inside: bool) -> tuple[str, str]:
+        scope = state.scope_of((unit,))
+        for nip in unit_members(pw, unit):
+            mentor = (state.cached_plan(nip).get("mentor") or {}).get("mentor_nip")
+            if mentor and (state.unit_of.get(mentor) in scope) == inside:
+                return nip, mentor
+        raise AssertionError(f"the test world proposes no such mentor in {unit}")
+
+    nip, mentor = proposed(pw.leaf, inside=False)
+    unit = state.unit_of[mentor]
+    sign_in(client, pw.keys["leaf"])
+    page = _plan(client, nip).text
+    assert mentor not in page and state.unit_names.get(unit, unit) in page
+    employees = pw.world.tables[c.EMPLOYEES].set_index(c.NIP)
+    assert html.escape(str(employees.at[mentor, c.NAME])) in page
+    sign_in(client, pw.keys["analyst"])  # reads everyone: the NIP is shown
+    assert mentor in _plan(client, nip).text
+    nip, mentor = proposed(pw.parent, inside=True)
+    sign_in(client, pw.keys["root"])
+    assert mentor in _plan(client, nip).text
 
 
 def test_change_then_approve_is_stored_in_the_api_review_table(client, pw):

@@ -129,6 +129,20 @@ def _history(
     return out
 
 
+def _mentor_identity(state: ServingState, viewer: Viewer, mentor_nip: str | None) -> dict[str, Any]:
+    """How the mentor card identifies the mentor: by NIP when the viewer may see that person,
+    else by their unit only (UU 27/2022 data minimisation: a manager needs to know who and
+    where a mentor from another unit is to approve the pairing, not their NIP)."""
+    if not mentor_nip:
+        return {"mentor_nip_shown": None, "mentor_unit_name": None}
+    unit = state.unit_of.get(mentor_nip, "")
+    visible = viewer.key.reads_all or unit in state.scope_of(viewer.key.units)
+    return {
+        "mentor_nip_shown": mentor_nip if visible else None,
+        "mentor_unit_name": state.unit_names.get(unit, unit) if unit else None,
+    }
+
+
 def _plan_context(request: Request, viewer: Viewer, nip: str) -> dict[str, Any]:
     state = page_state(request)
     check_employee(state, viewer, nip)
@@ -198,6 +212,7 @@ def _plan_context(request: Request, viewer: Viewer, nip: str) -> dict[str, Any]:
         "mentor": mentor,
         "mentor_nip": effective.mentor_nip,
         "mentor_name": directory.name(effective.mentor_nip) if effective.mentor_nip else None,
+        **_mentor_identity(state, viewer, effective.mentor_nip),
         "mentor_competency": (
             directory.competency(str(mentor[c.COMPETENCY_ID]))
             if mentor and not effective.mentor_changed
