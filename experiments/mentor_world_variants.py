@@ -26,49 +26,27 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Mapping
 from pathlib import Path
-from types import ModuleType
 
 import pandas as pd
 
 import demo_data.truth as dt
 from experiments.mentor_pairing_study import run_one
+from experiments.world_variants import Patches, variant_world
 
 RESULTS = Path("experiments/results")
-VARIANTS: Mapping[str, Mapping[str, float]] = {
-    "base": {},
-    "homogeneous_skill": {"SKILL_SIGMA": 0.3},
-    "no_reputation": {"REPUTATION_WEIGHT": 0.0},
-    "slow_saturation": {"LEAD_SCALE": 1.5},
-    "small_gains": {"MENTOR_GAIN_SCALE": 0.2},
+VARIANTS: Mapping[str, Patches] = {
+    "base": (),
+    "homogeneous_skill": ((dt, {"SKILL_SIGMA": 0.3}),),
+    "no_reputation": ((dt, {"REPUTATION_WEIGHT": 0.0}),),
+    "slow_saturation": ((dt, {"LEAD_SCALE": 1.5}),),
+    "small_gains": ((dt, {"MENTOR_GAIN_SCALE": 0.2}),),
 }
 
 
-@contextmanager
-def patched(module: ModuleType, changes: Mapping[str, object]) -> Iterator[None]:
-    """`module` with the constants `changes` names set, restored after (also on an error).
-
-    The demo generator and its truth read their constants at call time, so a variant world is
-    the same generator with other hidden rules."""
-    saved = {key: getattr(module, key) for key in changes}
-    try:
-        for key, value in changes.items():
-            setattr(module, key, value)
-        yield
-    finally:
-        for key, value in saved.items():
-            setattr(module, key, value)
-
-
-def world_variant(name: str) -> AbstractContextManager[None]:
-    """The demo generator and its truth with `VARIANTS[name]`'s constants, restored after."""
-    return patched(dt, VARIANTS[name])
-
-
 def run_variant(name: str, employees: int, seed: int) -> dict[str, object]:
-    with world_variant(name):
+    with variant_world(VARIANTS[name]):
         row = run_one(employees, seed)
     optimum = max(float(row["optimum_true_benefit"]), 1e-9)  # type: ignore[arg-type]
     return {

@@ -30,23 +30,21 @@ import argparse
 import sys
 import tempfile
 from collections.abc import Mapping
-from contextlib import ExitStack
 from pathlib import Path
-from types import ModuleType
 
 import pandas as pd
 
 import demo_data.courses as dc
 import demo_data.truth as dt
 from experiments.benefit_study import run_one, summary
-from experiments.mentor_world_variants import patched
+from experiments.world_variants import Patches, variant_world
 
 RESULTS = Path("experiments/results")
 _POPULAR_STRONG = {
     "klasikal": 0.45, "e_learning": 0.4, "blended": 0.3, "workshop": 0.3,
     "seminar": 0.5, "coaching": 0.15, "mentoring": 0.15, "magang": 0.12,
 }  # fmt: skip
-VARIANTS: Mapping[str, tuple[tuple[ModuleType, Mapping[str, object]], ...]] = {
+VARIANTS: Mapping[str, Patches] = {
     "base": (),
     "flat_band": ((dt, {"BELOW_BAND_FACTOR": 0.7, "ABOVE_BAND_FACTOR": 0.4}),),
     "long_courses_dropped": ((dt, {"HOURS_SLOPE": 0.06}),),
@@ -56,9 +54,7 @@ VARIANTS: Mapping[str, tuple[tuple[ModuleType, Mapping[str, object]], ...]] = {
 
 
 def run_variant(name: str, employees: int, seed: int, workdir: Path) -> dict[str, object]:
-    with ExitStack() as stack:
-        for module, changes in VARIANTS[name]:
-            stack.enter_context(patched(module, changes))
+    with variant_world(VARIANTS[name]):
         results = run_one(employees, seed, workdir / name)
     (row,) = summary(results).to_dict("records")
     return {"variant": name, **row}

@@ -158,13 +158,19 @@ def get_dataset_store(request: Request) -> DatasetStore:
 DatasetStoreDep = Annotated[DatasetStore, Depends(get_dataset_store)]
 
 
+def may_read(state: ServingState, key: ApiKey, nip: str) -> bool:
+    """Whether `key` may see employee `nip`: keys that read everything, or a manager whose units
+    (and their sub-units) hold them. `authorize_employee` as a yes/no."""
+    if key.reads_all:
+        return True
+    return state.unit_of.get(nip) in state.scope_of(key.units)
+
+
 def authorize_employee(state: ServingState, key: ApiKey, nip: str) -> None:
     """404 for an NIP not among active employees; 403 for a manager outside its units."""
     if not state.has(nip):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no active employee with this NIP")
-    if key.reads_all:
-        return
-    if state.unit_of.get(nip) not in state.scope_of(key.units):
+    if not may_read(state, key, nip):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             "this employee is not in your units or their sub-units",

@@ -44,11 +44,15 @@ def test_mentor_pairing_study_scores_against_the_truth():
 
 def test_mentor_world_variants_change_the_hidden_rules_and_restore_them():
     import demo_data.truth as dt
-    from experiments.mentor_world_variants import VARIANTS, run_variant, world_variant
+    from experiments.mentor_world_variants import VARIANTS, run_variant
+    from experiments.world_variants import variant_world
 
-    before = {k: getattr(dt, k) for changes in VARIANTS.values() for k in changes}
-    with world_variant("homogeneous_skill"):
-        assert dt.SKILL_SIGMA == VARIANTS["homogeneous_skill"]["SKILL_SIGMA"]
+    before = {k: getattr(dt, k) for patches in VARIANTS.values() for _, ch in patches for k in ch}
+    with variant_world(VARIANTS["homogeneous_skill"]):
+        assert dt.SKILL_SIGMA == 0.3
+    assert {k: getattr(dt, k) for k in before} == before
+    with pytest.raises(RuntimeError), variant_world(VARIANTS["small_gains"]):
+        raise RuntimeError("a study that fails mid-run")
     assert {k: getattr(dt, k) for k in before} == before
     row = run_variant("slow_saturation", 400, 3)
     assert {k: getattr(dt, k) for k in before} == before

@@ -27,7 +27,7 @@ from features import columns as c
 from features.competency import CURRENT_LEVEL, REQUIRED
 from model.plan_rules import missing_prerequisites
 from serving.db import ApiKeyRecord
-from serving.deps import app_settings, pages_settings
+from serving.deps import app_settings, may_read, pages_settings
 from serving.pages.charts import CompetencyBar, competency_chart
 from serving.pages.context import (
     check_employee,
@@ -136,9 +136,8 @@ def _mentor_identity(state: ServingState, viewer: Viewer, mentor_nip: str | None
     if not mentor_nip:
         return {"mentor_nip_shown": None, "mentor_unit_name": None}
     unit = state.unit_of.get(mentor_nip, "")
-    visible = viewer.key.reads_all or unit in state.scope_of(viewer.key.units)
     return {
-        "mentor_nip_shown": mentor_nip if visible else None,
+        "mentor_nip_shown": mentor_nip if may_read(state, viewer.key, mentor_nip) else None,
         "mentor_unit_name": state.unit_names.get(unit, unit) if unit else None,
     }
 

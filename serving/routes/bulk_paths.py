@@ -18,9 +18,15 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from serving.deps import ERRORS, KeyDep, PredictionRecorder, get_prediction_log, get_state
+from serving.deps import (
+    ERRORS,
+    KeyDep,
+    PredictionRecorder,
+    get_prediction_log,
+    get_state,
+    may_read,
+)
 from serving.keys import ApiKey
-from serving.routes.recommendations import may_read
 from serving.schemas import BulkTrainingPathRequest
 from serving.services.training_paths import BulkLine, bulk_line
 from serving.state import ServingState

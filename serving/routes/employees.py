@@ -20,12 +20,12 @@ from serving.deps import (
     authorize_employee,
     get_prediction_log,
     get_state,
+    may_read,
 )
 from serving.routes.recommendations import (
     PrecomputedRoute,
     cached_caller,
     json_response,
-    may_read,
     record_path,
     send_answer,
 )

@@ -32,6 +32,7 @@ from serving.deps import (
     authorize_employee,
     get_prediction_log,
     get_state,
+    may_read,
 )
 from serving.keys import ApiKey
 from serving.schemas import (
@@ -111,13 +112,6 @@ def cached_caller(request: Request) -> ApiKey | None:
     if not raw:
         return None
     return request.app.state.keys.cached(raw)
-
-
-def may_read(state: ServingState, key: ApiKey, nip: str) -> bool:
-    """What `authorize_employee` allows, as a yes/no (the handler raises the 403/404)."""
-    if key.reads_all:
-        return True
-    return state.unit_of.get(nip) in state.scope_of(key.units)
 
 
 def send_answer(
